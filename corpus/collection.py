@@ -1,0 +1,81 @@
+"""Load a folder of readings, skipping (and reporting) the files that cannot be read."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.document import Document
+from corpus.loaders import SUFFIXES, LoadError, load_file
+
+DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent / "readings"
+
+
+class CorpusError(Exception):
+    """The corpus as a whole is unusable (missing folder, no documents)."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The documents of a folder, plus what was skipped."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[Skipped, ...]
+
+    @property
+    def hash(self) -> str:
+        """One hash over all documents: any change to any text or metadata changes it."""
+        return corpus_hash(self.documents)
+
+
+def corpus_hash(documents: tuple[Document, ...] | list[Document]) -> str:
+    """Order-independent hash of a set of documents."""
+    h = hashlib.sha256()
+    for doc_hash in sorted(d.content_hash for d in documents):
+        h.update(doc_hash.encode())
+    return h.hexdigest()
+
+
+def load_corpus(directory: Path | str) -> Corpus:
+    """Read every supported file under `directory` (recursively, in name order)."""
+    root = Path(directory)
+    if not root.exists():
+        raise CorpusError(f"corpus folder not found: {root}")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path is not a folder: {root}")
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    seen: dict[str, str] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(root))
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # hidden files and folders (.git, editor swap files) are not readings
+        if path.suffix.lower() not in SUFFIXES:
+            if path.name.lower() not in ("readme", "license"):
+                skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        try:
+            loaded = load_file(path)
+        except LoadError as e:
+            skipped.append(Skipped(rel, str(e)))
+            continue
+        for doc in loaded:
+            if doc.id in seen:
+                skipped.append(Skipped(rel, f"duplicate document id {doc.id!r} (also in "
+                                            f"{seen[doc.id]})"))
+                continue
+            seen[doc.id] = rel
+            docs.append(doc)
+    if not docs:
+        detail = f" ({len(skipped)} file(s) skipped)" if skipped else ""
+        raise CorpusError(f"no readable documents in {root}{detail}")
+    return Corpus(tuple(docs), tuple(skipped))

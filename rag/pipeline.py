@@ -1,0 +1,109 @@
+"""The whole answering path in one object: open (and if needed rebuild) the index, retrieve,
+quote, abstain. The CLI, the HTTP API, the chat and the evals all call `Pipeline.ask`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from corpus.collection import Corpus, load_corpus
+from corpus.document import Document
+from index.embedder import Embedder, make_embedder
+from index.store import BuildReport, Index, build_index, load_index, staleness
+from rag.quoting import VectorCache, make_citations, pick_quotes, score_candidates
+from rag.retrieval import BM25Retriever, Retriever, make_retriever
+from rag.settings import MAX_K, MODES, Settings
+from rag.types import Answer
+
+MAX_QUESTION_CHARS = 2000
+
+
+class QuestionError(ValueError):
+    """A question (or its options) that cannot be asked; the message is for the user."""
+
+
+def validate_question(question: object, k: object = None, mode: object = None) -> None:
+    """Raise `QuestionError` for an empty, non-text or over-long question, bad k or mode."""
+    if not isinstance(question, str):
+        raise QuestionError("question must be a string")
+    if not question.strip():
+        raise QuestionError("question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"question is longer than {MAX_QUESTION_CHARS} characters")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K):
+        raise QuestionError(f"k must be an integer between 1 and {MAX_K}")
+    if mode is not None and mode not in MODES:
+        raise QuestionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None = None,
+                 status: Callable[[str], None] = print, progress: bool = True,
+                 force: bool = False) -> BuildReport | None:
+    """Build the index if it is missing or stale (saying why in one line); None if current."""
+    corpus = corpus or load_corpus(settings.corpus)
+    path = settings.index_path
+    reason = staleness(path, corpus.documents, settings.model, settings.index_settings())
+    if reason is None and not force:
+        return None
+    if reason is not None and (path / "manifest.json").exists():
+        status(f"Index is stale: {reason}. Rebuilding.")
+    elif reason is not None:
+        status(f"Building the index at {path}.")
+    return build_index(path, corpus.documents, embedder, settings.model,
+                       settings.index_settings(), settings.public(), progress=progress)
+
+
+class Pipeline:
+    """A loaded index plus retrievers and a quoter. Safe to share between threads."""
+
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self._cache = VectorCache(embedder)
+        self._retrievers: dict[str, Retriever] = {}
+        self._bm25: BM25Retriever | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, status: Callable[[str], None] = print,
+             progress: bool = True) -> Pipeline:
+        """Load the index for `settings`, rebuilding it first if it is missing or stale."""
+        embedder = make_embedder(settings.model)
+        ensure_index(settings, embedder, status=status, progress=progress)
+        return cls(settings, load_index(settings.index_path), embedder)
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        """The indexed documents by id."""
+        return self.index.documents
+
+    def retriever(self, mode: str) -> Retriever:
+        """The retriever for a mode, built once and shared."""
+        with self._lock:
+            if mode not in self._retrievers:
+                if mode != "dense" and self._bm25 is None:
+                    self._bm25 = BM25Retriever(self.index.passages)
+                self._retrievers[mode] = make_retriever(
+                    mode, self.index, self.embedder, self.settings.rrf_k, bm25=self._bm25)
+            return self._retrievers[mode]
+
+    def warm_up(self) -> None:
+        """Load the model and build BM25 now, not on the first question."""
+        warm = getattr(self.embedder, "warm_up", None)
+        if warm:
+            warm()
+        self.retriever(self.settings.mode)
+
+    def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer with verbatim quotes and citations, or abstain with possibly related passages."""
+        validate_question(question, k, mode)
+        s = self.settings.replace(k=k, mode=mode)
+        hits = self.retriever(s.mode).search(question, s.k)
+        qv = self._cache.embed([question])[0]
+        candidates = score_candidates(question, qv, hits, self._cache, s.lexical_weight)
+        chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
+        confidence = chosen[0].score if chosen else 0.0
+        abstained = confidence < s.abstain_threshold
+        citations = () if abstained else make_citations(chosen, self.documents)
+        return Answer(question, citations, tuple(hits), abstained, confidence, s.public())

@@ -1,0 +1,135 @@
+"""Choose the sentences that answer a question, from the retrieved passages, and decide
+whether to abstain. Quotes are slices of the document text, never rewritten."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.document import Document
+from index.embedder import Embedder
+from rag.terms import content_terms
+from rag.types import Citation, Hit
+
+# Sentences shorter than this are headings, list stubs or signatures, not answers.
+MIN_QUOTE_WORDS = 4
+# Two adjacent sentences are also a candidate, because an answer often starts with a pronoun
+# ("It translates as ...") whose referent is the sentence before. The small handicap keeps
+# a single sentence first when it answers as well on its own.
+PAIR_PENALTY = 0.03
+# A sentence that is itself a question ("The question arises: ...?") restates the problem
+# rather than answering it, however similar it is to the student's question.
+QUESTION_PENALTY = 0.15
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, scored against the question."""
+
+    hit_rank: int
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    score: float
+    sentences: int = 1
+
+    def overlaps(self, other: Candidate) -> bool:
+        """True when both quote some of the same characters of the same document."""
+        return (self.hit.passage.doc_id == other.hit.passage.doc_id
+                and self.start < other.end and other.start < self.end)
+
+
+class VectorCache:
+    """A bounded, thread-safe cache of sentence vectors, so repeated passages are embedded once."""
+
+    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for texts, embedding only the ones not seen before."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._data))
+        if missing:
+            vecs = self.embedder.embed(missing)
+            with self._lock:
+                for t, v in zip(missing, vecs, strict=True):
+                    self._data[t] = v
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+        with self._lock:
+            rows = [self._data.get(t) for t in texts]
+        if any(r is None for r in rows):  # evicted meanwhile by another thread: embed again
+            return self.embedder.embed(list(texts))
+        return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)  # type: ignore
+
+
+def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[Hit],
+                     cache: VectorCache, lexical_weight: float) -> list[Candidate]:
+    """Score each sentence, and each pair of adjacent sentences, of every hit:
+    cosine to the question plus the share of question words it contains."""
+    spans: list[tuple[int, Hit, int, int, int]] = []
+    for rank, hit in enumerate(hits):
+        p = hit.passage
+        for i, (s, e) in enumerate(p.sentences):
+            spans.append((rank, hit, s, e, 1))
+            if i + 1 < len(p.sentences) and "\n" not in p.text[e - p.start:p.sentences[i + 1][0]
+                                                               - p.start]:
+                spans.append((rank, hit, s, p.sentences[i + 1][1], 2))
+    units = [(r, h, s, e, n, h.passage.text[s - h.passage.start:e - h.passage.start])
+             for r, h, s, e, n in spans]
+    units = [u for u in units if len(u[5].split()) >= MIN_QUOTE_WORDS]
+    if not units:
+        return []
+    vecs = cache.embed([u[5] for u in units])
+    cos = vecs @ question_vector
+    q_terms = content_terms(question)
+    out = []
+    for (rank, hit, s, e, n, text), c in zip(units, cos, strict=True):
+        overlap = len(q_terms & content_terms(text)) / len(q_terms) if q_terms else 0.0
+        score = float(c) + lexical_weight * overlap - PAIR_PENALTY * (n - 1)
+        if text.rstrip("”\"’' )").endswith("?"):
+            score -= QUESTION_PENALTY
+        out.append(Candidate(rank, hit, s, e, text, score, n))
+    return out
+
+
+def pick_quotes(candidates: Sequence[Candidate], max_quotes: int, margin: float) -> list[Candidate]:
+    """The best quote, plus more that score nearly as well, up to `max_quotes` sentences."""
+    ranked = sorted(candidates, key=lambda c: (-c.score, c.hit_rank, c.start))
+    if not ranked:
+        return []
+    best = ranked[0]
+    chosen = [best]
+    used = best.sentences
+    for c in ranked[1:]:
+        if used >= max_quotes or c.score < best.score - margin:
+            break
+        if used + c.sentences > max_quotes or any(c.overlaps(o) for o in chosen):
+            continue
+        if any(c.text == o.text for o in chosen):
+            continue  # the same sentence repeated in another document adds nothing
+        chosen.append(c)
+        used += c.sentences
+    return chosen
+
+
+def make_citations(chosen: Sequence[Candidate], documents: Mapping[str, Document]
+                   ) -> tuple[Citation, ...]:
+    """Numbered citations; the author is whoever wrote the quoted words."""
+    out = []
+    for n, c in enumerate(chosen, start=1):
+        doc = documents[c.hit.passage.doc_id]
+        author, role = doc.author_at(c.start)
+        out.append(Citation(
+            n=n, doc_id=doc.id, title=doc.title, author=author, url=doc.url, date=doc.date,
+            quote=doc.text[c.start:c.end], start=c.start, end=c.end, score=c.score,
+            passage_start=c.hit.passage.start, passage_end=c.hit.passage.end, role=role))
+    return tuple(out)

@@ -1,0 +1,113 @@
+"""Retrievers behind one seam: dense (FAISS), lexical (bm25s) and hybrid (reciprocal rank
+fusion). All are safe to call from several threads at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from index.embedder import Embedder
+from index.passage import Passage
+from index.store import Index
+from rag.types import Hit
+
+MODES = ("dense", "bm25", "hybrid")
+
+
+class Retriever(Protocol):
+    """Finds the passages most likely to answer a query."""
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Return up to k hits, best first."""
+        ...
+
+
+class DenseRetriever:
+    """Cosine similarity between the query and passage embeddings (FAISS inner product)."""
+
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Nearest passages by embedding."""
+        qv = self.embedder.embed([query])
+        scores, rows = self.index.search(qv, k)
+        return [Hit(self.index.passages[int(r)], float(s), int(r))
+                for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
+
+
+class BM25Retriever:
+    """Okapi BM25 over stemmed, stopword-filtered passage text, via bm25s."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        import bm25s
+        import Stemmer
+
+        self._bm25s = bm25s
+        self.passages = list(passages)
+        self._stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize([p.text for p in self.passages], stopwords="en",
+                                stemmer=self._stemmer, return_ids=False, show_progress=False)
+        self._model = bm25s.BM25()
+        self._model.index(tokens, show_progress=False)
+        self._vocab = set(self._model.vocab_dict)
+        self._lock = threading.Lock()
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Best passages by BM25; empty when no query word occurs in the corpus."""
+        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer,
+                                      return_ids=False, show_progress=False)[0]
+        tokens = [t for t in tokens if t in self._vocab]
+        if not tokens:
+            return []
+        k = min(k, len(self.passages))
+        # bm25s keeps scratch state per call; the numpy backend avoids a numba JIT pause.
+        with self._lock:
+            rows, scores = self._model.retrieve([tokens], k=k, show_progress=False,
+                                                backend_selection="numpy", n_threads=1)
+        return [Hit(self.passages[int(r)], float(s), int(r))
+                for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
+
+
+class HybridRetriever:
+    """Reciprocal rank fusion: score = sum over retrievers of weight / (rrf_k + rank)."""
+
+    def __init__(self, retrievers: Sequence[Retriever], rrf_k: int = 60, depth: int = 50,
+                 weights: Sequence[float] | None = None) -> None:
+        self.retrievers = list(retrievers)
+        self.rrf_k = rrf_k
+        self.depth = depth
+        self.weights = list(weights) if weights is not None else [1.0] * len(self.retrievers)
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Fuse the rankings of all retrievers and keep the top k."""
+        fused: dict[int, float] = {}
+        passages: dict[int, Passage] = {}
+        for retriever, weight in zip(self.retrievers, self.weights, strict=True):
+            for rank, hit in enumerate(retriever.search(query, max(k, self.depth)), start=1):
+                fused[hit.row] = fused.get(hit.row, 0.0) + weight / (self.rrf_k + rank)
+                passages[hit.row] = hit.passage
+        best = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        return [Hit(passages[r], fused[r], r) for r in best]
+
+
+def make_retriever(mode: str, index: Index, embedder: Embedder, rrf_k: int = 60,
+                   bm25: BM25Retriever | None = None) -> Retriever:
+    """The retriever for a mode name; pass a built `bm25` to share it across modes."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode == "dense":
+        return DenseRetriever(index, embedder)
+    lexical = bm25 or BM25Retriever(index.passages)
+    if mode == "bm25":
+        return lexical
+    return HybridRetriever([DenseRetriever(index, embedder), lexical], rrf_k=rrf_k)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of normalised rows of `a` with normalised rows of `b`."""
+    return np.asarray(a @ b.T, dtype=np.float32)

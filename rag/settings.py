@@ -1,0 +1,143 @@
+"""One `Settings` object. Layers, later wins: defaults, the calibration file shipped with the
+package, a TOML config file, `RAG_*` environment variables, then CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from corpus.collection import DEFAULT_CORPUS_DIR
+from corpus.loaders import slugify
+from index.embedder import BUNDLED_MODEL
+
+CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+MODES = ("dense", "bm25", "hybrid")
+MAX_K = 50
+
+
+class SettingsError(ValueError):
+    """A setting with a value that cannot work; the message names it."""
+
+
+def default_data_dir() -> Path:
+    """Where indexes live: $RAG_DATA_DIR, else the XDG data home."""
+    if env := os.environ.get("RAG_DATA_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cited-readings"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob, with defaults that work offline out of the box."""
+
+    corpus: str = str(DEFAULT_CORPUS_DIR)
+    data_dir: str = ""
+    index: str = ""
+    model: str = BUNDLED_MODEL
+    max_chars: int = 700
+    mode: str = "hybrid"
+    k: int = 5
+    rrf_k: int = 60
+    max_quotes: int = 3
+    # A second or third quote must score within this margin of the best one.
+    quote_margin: float = 0.08
+    # How much the share of question words found in a sentence adds to its cosine score.
+    lexical_weight: float = 0.3
+    # Below this answer score the system abstains. The shipped value comes from
+    # rag/calibration.json, which `rag eval --calibrate` fits by cross-validation.
+    abstain_threshold: float = 0.45
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise SettingsError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if not 1 <= self.k <= MAX_K:
+            raise SettingsError(f"k must be between 1 and {MAX_K}, got {self.k}")
+        if not 1 <= self.max_quotes <= 10:
+            raise SettingsError(f"max_quotes must be between 1 and 10, got {self.max_quotes}")
+        if self.max_chars < 100:
+            raise SettingsError(f"max_chars must be at least 100, got {self.max_chars}")
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory, resolved."""
+        return Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
+
+    @property
+    def index_path(self) -> Path:
+        """The index folder: explicit, or one per corpus folder under the data directory."""
+        if self.index:
+            return Path(self.index).expanduser()
+        corpus = Path(self.corpus).expanduser().resolve()
+        if corpus == DEFAULT_CORPUS_DIR:
+            name = "default"
+        else:
+            digest = hashlib.sha256(str(corpus).encode()).hexdigest()[:8]
+            name = f"{slugify(corpus.name)}-{digest}"
+        return self.data_path / "indexes" / name
+
+    def index_settings(self) -> dict[str, Any]:
+        """The settings that shape the stored index (a change means a rebuild)."""
+        return {"max_chars": self.max_chars}
+
+    def public(self) -> dict[str, Any]:
+        """Settings worth reporting with an answer or an eval (no local paths)."""
+        return {"mode": self.mode, "k": self.k, "model": self.model,
+                "max_chars": self.max_chars, "rrf_k": self.rrf_k,
+                "max_quotes": self.max_quotes, "quote_margin": self.quote_margin,
+                "lexical_weight": self.lexical_weight,
+                "abstain_threshold": self.abstain_threshold}
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values are ignored), validated."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def load(cls, config: Path | None = None, env: Mapping[str, str] | None = None,
+             **overrides: Any) -> Settings:
+        """Build settings from all layers. Raises `SettingsError` with a one-line message."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if CALIBRATION_FILE.exists():
+            cal = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+            values.update({k: v for k, v in cal.get("settings", {}).items()})
+        config = config or (Path(env["RAG_CONFIG"]) if env.get("RAG_CONFIG") else None)
+        if config is None and Path("rag.toml").exists():
+            config = Path("rag.toml")
+        if config is not None:
+            try:
+                values.update(tomllib.loads(config.read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as e:
+                raise SettingsError(f"cannot read config {config}: {e}") from None
+        for f in fields(cls):
+            if (raw := env.get(f"RAG_{f.name.upper()}")) is not None:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**_coerce(values))
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    """Cast strings from env/TOML to each field's type; reject unknown names."""
+    types = {f.name: f.type for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in types:
+            raise SettingsError(f"unknown setting {name!r}")
+        kind = types[name]
+        try:
+            if kind == "int":
+                out[name] = int(value)
+            elif kind == "float":
+                out[name] = float(value)
+            else:
+                out[name] = str(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {name} must be {kind}, got {value!r}") from None
+    return out

@@ -1,0 +1,83 @@
+"""The nouns of answering: `Hit`, `Citation`, `Answer`. `Answer.to_dict` is the one JSON
+shape that the CLI (`rag ask --json`), the HTTP API and the evals all share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.passage import Passage
+
+ABSTAIN_TEXT = "The readings don't seem to answer this."
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage. `row` is its row in the index; higher `score` is better."""
+
+    passage: Passage
+    score: float
+    row: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One verbatim quote: `documents[doc_id].text[start:end] == quote`."""
+
+    n: int
+    doc_id: str
+    title: str
+    author: str | None
+    url: str | None
+    date: str | None
+    quote: str
+    start: int
+    end: int
+    score: float
+    passage_start: int
+    passage_end: int
+    # Set when the quoted words are not the document author's (e.g. "reader comment").
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Quotes with citations, or an abstention with the closest passages as "possibly related"."""
+
+    question: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Hit, ...]
+    abstained: bool
+    confidence: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The answer as plain text: each quote followed by its marker [n]."""
+        if self.abstained:
+            return ABSTAIN_TEXT
+        return " ".join(f"“{c.quote}” [{c.n}]" for c in self.citations)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of `rag ask --json` and `POST /api/ask`."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "citations": [
+                {
+                    "n": c.n, "doc_id": c.doc_id, "title": c.title, "author": c.author,
+                    "url": c.url, "date": c.date, "quote": c.quote, "start": c.start,
+                    "end": c.end, "score": round(c.score, 4), "role": c.role,
+                    "passage_start": c.passage_start, "passage_end": c.passage_end,
+                }
+                for c in self.citations
+            ],
+            "passages": [
+                {"doc_id": h.passage.doc_id, "start": h.passage.start, "end": h.passage.end,
+                 "text": h.passage.text, "score": round(h.score, 6)}
+                for h in self.passages
+            ],
+            "settings": self.settings,
+        }

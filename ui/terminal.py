@@ -1,0 +1,39 @@
+"""Render an `Answer` for a terminal: quotes with markers, then the sources in context."""
+
+from __future__ import annotations
+
+import textwrap
+
+from corpus.document import Document
+from rag.types import Answer
+
+
+def _byline(doc: Document, author: str | None, role: str | None) -> str:
+    who = f"{author} ({role})" if role else (author or "unknown author")
+    parts = [f"“{doc.title}”", who, doc.date or "n.d."]
+    if doc.url:
+        parts.append(doc.url)
+    return ", ".join(parts)
+
+
+def render_answer(answer: Answer, documents: dict[str, Document], width: int = 88) -> str:
+    """Plain text with the quoted sentence marked »like this« inside its passage."""
+    lines: list[str] = []
+    if answer.abstained:
+        lines.append(answer.text)
+        if answer.passages:
+            lines += ["", "Possibly related (not an answer):"]
+            for h in answer.passages[:3]:
+                doc = documents[h.passage.doc_id]
+                snippet = textwrap.shorten(" ".join(h.passage.text.split()), 200)
+                lines.append(f"  - {doc.title} [{h.passage.start}:{h.passage.end}]: {snippet}")
+        return "\n".join(lines)
+    lines += textwrap.wrap(answer.text, width) + ["", "Sources:"]
+    for c in answer.citations:
+        doc = documents[c.doc_id]
+        lines.append(f"[{c.n}] {_byline(doc, c.author, c.role)}  (chars {c.start}-{c.end})")
+        before = doc.text[c.passage_start:c.start]
+        after = doc.text[c.end:c.passage_end]
+        context = " ".join(f"{before}»{c.quote}«{after}".split())
+        lines += textwrap.wrap(context, width, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(lines)
