@@ -72,13 +72,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """`rag serve`: reserved for the chat app and HTTP API."""
-    raise CliError("`rag serve` is not available yet")
+    """`rag serve`: the chat app and the JSON API on one local server."""
+    from ui.server import serve
+
+    settings = _settings(args)
+    return serve(settings, host=args.host, port=args.port, feedback=args.feedback,
+                 cors_origins=args.cors_origin or [], root_path=args.root_path or "")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """`rag eval`: reserved for retrieval evals."""
-    raise CliError("`rag eval` is not available yet")
+    """`rag eval`: score retrieval and answers on an eval set or a BEIR benchmark."""
+    from evals.cli import run
+
+    return run(args, _settings(args, mode=args.mode))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -108,8 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="run the chat app and HTTP API")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--feedback", help="append thumbs up/down votes to this JSONL file")
+    p.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                   help="allow this origin to call the API (repeatable; default: none)")
+    p.add_argument("--root-path", help="URL prefix when served behind a reverse proxy")
+    _common(p)
     p.set_defaults(func=cmd_serve)
-    p = sub.add_parser("eval", help="run retrieval evals")
+
+    p = sub.add_parser("eval", help="score retrieval and answers")
+    p.add_argument("--eval-set", help="JSONL eval set (default: the shipped one)")
+    p.add_argument("--mode", help="dense, bm25 or hybrid (default hybrid)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", help="also write the JSON report to this file")
+    p.add_argument("--compare", action="store_true",
+                   help="run dense, bm25 and hybrid side by side with a significance test")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the abstention threshold by cross-validation and store it")
+    p.add_argument("--beir", metavar="DIR", help="score a BEIR-format benchmark folder")
+    p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
+    p.add_argument("--limit", type=int, help="only the first N questions (quick runs)")
+    _common(p)
     p.set_defaults(func=cmd_eval)
     return parser
 
