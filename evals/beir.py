@@ -1,0 +1,486 @@
+"""`rag eval --beir DIR`: score the system on a standard benchmark in BEIR layout, through the
+same index, retrievers and quoting code that the chat uses.
+
+A BEIR folder holds `corpus.jsonl`, `queries.jsonl` (or `queries_test.jsonl` for the test
+split) and `qrels/<split>.tsv`; a folder that also has `qa.jsonl` (SQuAD) gets the quote check
+too. The benchmark's own index lives under `<data dir>/benchmarks/<folder name>` and is reused
+while the corpus and settings are unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from corpus.document import Document
+from corpus.loaders import slugify
+from evals.benchmark_metrics import (
+    BEIR_METRICS,
+    contains_answer,
+    drop_identical,
+    first_occurrence,
+    ranking_metrics,
+)
+from evals.trec import write_qrels, write_run
+from index.embedder import make_embedder
+from index.store import build_index, load_index, staleness
+from rag.pipeline import Pipeline
+from rag.retrieval import HybridRetriever, Retriever
+from rag.settings import MODES, Settings
+from rag.types import Hit
+
+# Ranking depth per query: recall@100 needs 100 distinct documents.
+DOC_DEPTH = 100
+# SQuAD's 10,570 questions through the quoting path take hours on two cores, so the answer
+# check runs on a fixed random sample; retrieval metrics always use every question.
+ANSWER_SAMPLE = 1000
+ANSWER_SEED = 13
+
+# Benchmark defaults, chosen on the SciFact *train* split only (809 claims) with
+#   python -m evals.beir tune /work/shared/benchmarks/scifact --split train
+# (figures in evals/BENCHMARKS.md). A setting the user changed from the rag default wins.
+BEIR_MAX_CHARS = 700
+BEIR_RRF_K = 60
+# Weights of (dense, bm25) in reciprocal rank fusion.
+BEIR_WEIGHTS = (1.0, 1.0)
+# "document": fold each retriever's passages into documents, then fuse the two document
+# rankings; "passage": fuse passages (the chat's hybrid), then fold into documents.
+BEIR_FUSION = "document"
+FUSIONS = ("document", "passage")
+
+
+class BenchmarkError(ValueError):
+    """A benchmark folder or split that cannot be read; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class BeirSet:
+    """One split of a BEIR benchmark: documents, the judged queries, and their qrels."""
+
+    name: str
+    path: Path
+    split: str
+    documents: tuple[Document, ...]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    # Gold answer strings per query id, only for QA sets such as SQuAD (qa.jsonl).
+    answers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a bad line is a one-line error."""
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise BenchmarkError(f"{path} line {n}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise BenchmarkError(f"{path} line {n}: expected a JSON object")
+            yield n, row
+
+
+def _field(path: Path, n: int, row: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = row.get(key)
+    if kind is str and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # some BEIR sets write numeric ids
+    if not isinstance(value, kind):
+        raise BenchmarkError(f"{path} line {n}: missing or non-{kind.__name__} {key!r}")
+    return value
+
+
+def load_documents(path: Path, name: str) -> tuple[Document, ...]:
+    """BEIR corpus rows as documents; the title leads the text so both BM25 and dense see it."""
+    docs: list[Document] = []
+    seen: set[str] = set()
+    for n, row in _jsonl(path):
+        doc_id = _field(path, n, row, "_id", str)
+        text = _field(path, n, row, "text", str)
+        title = row.get("title") or ""
+        if not isinstance(title, str):
+            raise BenchmarkError(f"{path} line {n}: 'title' is not a string")
+        if doc_id in seen:
+            raise BenchmarkError(f"{path} line {n}: duplicate document id {doc_id!r}")
+        seen.add(doc_id)
+        title = title.strip()
+        docs.append(Document(id=doc_id, text=f"{title}\n\n{text}" if title else text,
+                             title=title or doc_id, source=f"{name}/corpus.jsonl"))
+    if not docs:
+        raise BenchmarkError(f"{path} holds no documents")
+    return tuple(docs)
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """`query-id <tab> corpus-id <tab> score` rows (BEIR's header line is optional)."""
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            parts = line.rstrip("\n").split("\t")
+            if not line.strip() or (n == 1 and parts[0] == "query-id"):
+                continue
+            if len(parts) != 3:
+                raise BenchmarkError(f"{path} line {n}: expected 3 tab-separated columns "
+                                     f"(query-id, corpus-id, score), got {len(parts)}")
+            try:
+                score = int(parts[2])
+            except ValueError:
+                raise BenchmarkError(f"{path} line {n}: score {parts[2]!r} is not an integer"
+                                     ) from None
+            qrels.setdefault(parts[0], {})[parts[1]] = score
+    if not qrels:
+        raise BenchmarkError(f"{path} holds no judgements")
+    return qrels
+
+
+def load_beir(path: Path | str, split: str = "test", limit: int | None = None) -> BeirSet:
+    """Read one split of a BEIR folder; only queries judged in that split are kept."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise BenchmarkError(f"BEIR folder not found: {root}")
+    corpus = root / "corpus.jsonl"
+    if not corpus.is_file():
+        raise BenchmarkError(f"not a BEIR folder: {root} has no corpus.jsonl")
+    qrels_path = root / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        found = sorted(p.stem for p in (root / "qrels").glob("*.tsv"))
+        raise BenchmarkError(f"no qrels/{split}.tsv in {root} (splits found: "
+                             f"{', '.join(found) or 'none'})")
+    # BEIR ships a test-only query file for some sets; the full queries.jsonl of SciFact
+    # also carries gold evidence in `metadata`, which is never read here.
+    queries_path = root / f"queries_{split}.jsonl"
+    if not queries_path.is_file():
+        queries_path = root / "queries.jsonl"
+    if not queries_path.is_file():
+        raise BenchmarkError(f"not a BEIR folder: {root} has no queries.jsonl")
+    name = slugify(root.resolve().name)
+    qrels = load_qrels(qrels_path)
+    all_queries = {_field(queries_path, n, r, "_id", str): _field(queries_path, n, r, "text", str)
+                   for n, r in _jsonl(queries_path)}
+    missing = [q for q in qrels if q not in all_queries]
+    if missing:
+        raise BenchmarkError(f"{qrels_path} judges {len(missing)} query id(s) missing from "
+                             f"{queries_path.name}, e.g. {missing[0]!r}")
+    queries = {q: t for q, t in all_queries.items() if q in qrels}
+    if limit is not None:
+        if limit < 1:
+            raise BenchmarkError(f"--limit must be at least 1, got {limit}")
+        queries = dict(list(queries.items())[:limit])
+    answers: dict[str, tuple[str, ...]] = {}
+    qa = root / "qa.jsonl"
+    if qa.is_file():
+        for n, row in _jsonl(qa):
+            golds = row.get("answers")
+            if not isinstance(golds, list) or not all(isinstance(a, str) for a in golds):
+                raise BenchmarkError(f"{qa} line {n}: 'answers' must be a list of strings")
+            answers[_field(qa, n, row, "id", str)] = tuple(golds)
+    return BeirSet(name, root, split, load_documents(corpus, name), queries,
+                   {q: qrels[q] for q in queries}, answers)
+
+
+def benchmark_settings(settings: Settings) -> Settings:
+    """The benchmark defaults, except where the user moved a setting off the rag default."""
+    defaults = {f.name: f.default for f in fields(Settings)}
+    tuned = {"max_chars": BEIR_MAX_CHARS, "rrf_k": BEIR_RRF_K}
+    return settings.replace(**{k: v for k, v in tuned.items()
+                               if getattr(settings, k) == defaults[k]})
+
+
+def benchmark_index_path(settings: Settings, name: str) -> Path:
+    """Where a benchmark's index lives: apart from the readings' index, one per benchmark."""
+    return settings.data_path / "benchmarks" / name
+
+
+def open_pipeline(bset: BeirSet, settings: Settings, progress: bool = True) -> Pipeline:
+    """A pipeline over the benchmark's own index, built (or updated) first if needed."""
+    embedder = make_embedder(settings.model)
+    path = benchmark_index_path(settings, bset.name)
+    reason = staleness(path, bset.documents, settings.model, settings.index_settings())
+    if reason is not None:
+        print(f"Building the {bset.name} index at {path} ({reason}).", file=sys.stderr)
+        build_index(path, bset.documents, embedder, settings.model, settings.index_settings(),
+                    settings.public(), progress=progress)
+    return Pipeline(settings, load_index(path), embedder)
+
+
+class DocumentRetriever:
+    """One hit per document, at the rank of its best passage (max aggregation, as for
+    passage-level BEIR runs). `Hit.row` becomes a document number, so that fusion counts
+    each document once."""
+
+    def __init__(self, inner: Retriever, n_passages: int, doc_rows: Mapping[str, int]) -> None:
+        self.inner = inner
+        self.n_passages = n_passages
+        self.doc_rows = doc_rows
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """The best k documents, asking the passage retriever for more until k are found."""
+        n = min(k * 4, self.n_passages)
+        while True:
+            hits = self.inner.search(query, n)
+            docs = first_occurrence(hits, k)
+            # Fewer hits than asked means the retriever has nothing more to give.
+            if len(docs) >= k or len(hits) < n or n >= self.n_passages:
+                break
+            n = min(n * 4, self.n_passages)
+        best: dict[str, Hit] = {}
+        for h in hits:
+            best.setdefault(h.passage.doc_id, h)
+        return [Hit(best[d].passage, best[d].score, self.doc_rows[d]) for d in docs]
+
+
+def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
+                       weights: Sequence[float] = BEIR_WEIGHTS,
+                       passage_retrievers: Mapping[str, Retriever] | None = None) -> Retriever:
+    """A document-level retriever for a mode, built from the pipeline's own retrievers."""
+    if fusion not in FUSIONS:
+        raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+    base = dict(passage_retrievers or {})
+    for m in ("dense", "bm25"):
+        base.setdefault(m, pipeline.retriever(m))
+    n = len(pipeline.index.passages)
+    rows = {doc_id: i for i, doc_id in enumerate(pipeline.index.documents)}
+    rrf_k = pipeline.settings.rrf_k
+    if mode in ("dense", "bm25"):
+        return DocumentRetriever(base[mode], n, rows)
+    if mode != "hybrid":
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if fusion == "passage":
+        fused = HybridRetriever([base["dense"], base["bm25"]], rrf_k=rrf_k, weights=weights)
+        return DocumentRetriever(fused, n, rows)
+    return HybridRetriever([DocumentRetriever(base["dense"], n, rows),
+                            DocumentRetriever(base["bm25"], n, rows)],
+                           rrf_k=rrf_k, depth=DOC_DEPTH, weights=weights)
+
+
+def rank_documents(retriever: Retriever, queries: Mapping[str, str], depth: int = DOC_DEPTH,
+                   desc: str = "", progress: bool = True) -> dict[str, list[str]]:
+    """The top `depth` document ids for every query."""
+    return {qid: [h.passage.doc_id for h in retriever.search(text, depth)]
+            for qid, text in tqdm(queries.items(), desc=desc, unit="query",
+                                  disable=not progress)}
+
+
+def answer_sample(bset: BeirSet, size: int = ANSWER_SAMPLE, seed: int = ANSWER_SEED
+                  ) -> list[str]:
+    """A fixed random sample of the answerable query ids, in file order."""
+    qids = [q for q in bset.queries if bset.answers.get(q)]
+    if len(qids) <= size:
+        return qids
+    chosen = set(random.Random(seed).sample(qids, size))
+    return [q for q in qids if q in chosen]
+
+
+def answer_metrics(pipeline: Pipeline, bset: BeirSet, qids: Sequence[str], mode: str,
+                   progress: bool = True) -> dict[str, float]:
+    """How often the top quote, and any quote, of `Pipeline.ask` contains a gold answer.
+
+    Abstention is switched off (threshold -inf) so that the top quote is the best candidate
+    sentence even where the chat would say "not in the readings"; how often it would have
+    abstained at the real threshold is reported beside it.
+    """
+    threshold = pipeline.settings.abstain_threshold
+    pipeline = Pipeline(pipeline.settings.replace(abstain_threshold=float("-inf")),
+                        pipeline.index, pipeline.embedder)
+    top = anywhere = abstain = 0
+    for qid in tqdm(qids, desc=f"{mode} answers", unit="question", disable=not progress):
+        answer = pipeline.ask(bset.queries[qid], mode=mode)
+        golds = bset.answers[qid]
+        quotes = [c.quote for c in answer.citations]
+        top += bool(quotes) and contains_answer(quotes[0], golds)
+        anywhere += any(contains_answer(q, golds) for q in quotes)
+        abstain += answer.confidence < threshold
+    n = max(len(qids), 1)
+    return {"answer_sentence_rate": top / n, "answer_in_quotes_rate": anywhere / n,
+            "would_abstain_rate": abstain / n}
+
+
+
+def evaluate(bset: BeirSet, settings: Settings, modes: Sequence[str] = MODES,
+             run_dir: Path | None = None, answers: bool = True, progress: bool = True,
+             fusion: str = BEIR_FUSION, weights: Sequence[float] = BEIR_WEIGHTS
+             ) -> dict[str, Any]:
+    """Score each mode on one split; write a TREC run file per mode into `run_dir`."""
+    settings = benchmark_settings(settings)
+    t0 = time.perf_counter()
+    pipeline = open_pipeline(bset, settings, progress=progress)
+    index_seconds = time.perf_counter() - t0
+    metrics = list(BEIR_METRICS) + (["recall@5"] if bset.answers else [])
+    sample = answer_sample(bset) if bset.answers and answers else []
+    tag = f"{bset.name}-{bset.split}"
+    if run_dir is not None:
+        write_qrels(run_dir / f"{tag}.qrels", bset.qrels)
+    results: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        t = time.perf_counter()
+        retriever = document_retriever(pipeline, mode, fusion, weights)
+        run = drop_identical(rank_documents(retriever, bset.queries, desc=f"{mode} ranking",
+                                            progress=progress))
+        row: dict[str, Any] = ranking_metrics(bset.qrels, run, metrics)
+        row["seconds"] = round(time.perf_counter() - t, 1)
+        if run_dir is not None:
+            row["run_file"] = str(write_run(run_dir / f"{tag}-{mode}.trec", run, f"rag-{mode}"))
+        if sample:
+            t = time.perf_counter()
+            row.update(answer_metrics(pipeline, bset, sample, mode, progress=progress))
+            row["answer_seconds"] = round(time.perf_counter() - t, 1)
+        results[mode] = row
+    manifest = pipeline.index.manifest
+    return {
+        "benchmark": bset.name, "split": bset.split, "n_queries": len(bset.queries),
+        "n_documents": len(bset.documents), "n_passages": len(pipeline.index.passages),
+        "answer_sample": ({"size": len(sample), "seed": ANSWER_SEED,
+                           "of": sum(1 for q in bset.queries if bset.answers.get(q))}
+                          if sample else None),
+        "fusion": {"method": fusion, "weights": list(weights), "rrf_k": settings.rrf_k,
+                   "depth": DOC_DEPTH},
+        "settings": settings.public(),
+        "manifest": {k: manifest.get(k) for k in ("model", "corpus_hash", "passage_count",
+                                                  "index_settings", "built_at")},
+        "index_path": str(pipeline.index.path), "index_seconds": round(index_seconds, 1),
+        "modes": results,
+    }
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The report as a plain-text table: one column per mode."""
+    modes = list(report["modes"])
+    keys = [k for k in report["modes"][modes[0]] if k != "run_file"]
+    lines = [f"{report['benchmark']} ({report['split']}): {report['n_queries']} queries, "
+             f"{report['n_documents']} documents, {report['n_passages']} passages; "
+             f"model {report['settings']['model']}, max_chars {report['settings']['max_chars']}, "
+             f"{report['fusion']['method']} fusion rrf_k {report['fusion']['rrf_k']} "
+             f"weights {report['fusion']['weights']}",
+             f"{'metric':<24}" + "".join(f"{m:>10}" for m in modes)]
+    for key in keys:
+        cells = [report["modes"][m].get(key) for m in modes]
+        fmt = "{:>10.1f}" if key.endswith("seconds") else "{:>10.4f}"
+        lines.append(f"{key:<24}" + "".join(fmt.format(c) if c is not None else f"{'-':>10}"
+                                          for c in cells))
+    if report["answer_sample"]:
+        a = report["answer_sample"]
+        lines.append(f"answer rates: seeded sample of {a['size']} of {a['of']} questions "
+                     f"(seed {a['seed']}); top quote from `rag ask` with abstention off")
+    for m in modes:
+        if "run_file" in report["modes"][m]:
+            lines.append(f"run file ({m}): {report['modes'][m]['run_file']}")
+    return "\n".join(lines)
+
+
+def run_dir_for(args: argparse.Namespace, settings: Settings) -> Path:
+    """TREC files go next to --out when given, else under `<data dir>/benchmarks/runs`."""
+    if getattr(args, "out", None):
+        return Path(args.out).expanduser().resolve().parent
+    return settings.data_path / "benchmarks" / "runs"
+
+
+def run_beir(args: argparse.Namespace, settings: Settings) -> int:
+    """`rag eval --beir DIR [--split S] [--mode M] [--limit N] [--json] [--out FILE]`."""
+    mode = getattr(args, "mode", None)
+    if mode is not None and mode not in MODES:
+        raise BenchmarkError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    bset = load_beir(args.beir, getattr(args, "split", None) or "test",
+                     getattr(args, "limit", None))
+    report = evaluate(bset, settings, [mode] if mode else MODES, run_dir_for(args, settings))
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if getattr(args, "out", None):
+        Path(args.out).expanduser().write_text(text + "\n", encoding="utf-8")
+    print(text if getattr(args, "json", False) else format_report(report))
+    return 0
+
+
+class _Memo:
+    """Remembers each query's deepest passage ranking, so a sweep retrieves once per query."""
+
+    def __init__(self, inner: Retriever) -> None:
+        self.inner = inner
+        self.cache: dict[str, tuple[int, list[Hit]]] = {}
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """The inner retriever's top k, from the cache when a deep enough ranking is there."""
+        asked, hits = self.cache.get(query, (0, []))
+        if asked < k:
+            hits = self.inner.search(query, k)
+            self.cache[query] = (k, hits)
+        return hits[:k]
+
+
+def tune(path: Path | str, settings: Settings, split: str = "train",
+         max_chars: Sequence[int] = (BEIR_MAX_CHARS,), rrf_ks: Sequence[int] = (BEIR_RRF_K,),
+         bm25_weights: Sequence[float] = (1.0,), fusions: Sequence[str] = FUSIONS,
+         limit: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Score every combination of the grid on a training split; one row per combination.
+
+    Each passage size gets its own index under `<data dir>/tuning/max_chars-N`, and each
+    query is retrieved once per passage retriever; fusion variants reuse those rankings.
+    """
+    if split == "test":
+        raise BenchmarkError("tune on a training split; the test split is for reporting only")
+    bset = load_beir(path, split, limit)
+    rows: list[dict[str, Any]] = []
+    for mc in max_chars:
+        s = settings.replace(max_chars=mc, data_dir=str(settings.data_path / "tuning"
+                                                        / f"max_chars-{mc}"))
+        pipeline = open_pipeline(bset, s, progress=progress)
+        memo: dict[str, Retriever] = {m: _Memo(pipeline.retriever(m)) for m in ("dense", "bm25")}
+        configs: list[tuple[str, str, int, float]] = [("dense", "-", 0, 0.0),
+                                                      ("bm25", "-", 0, 0.0)]
+        configs += [("hybrid", f, k, w) for f in fusions for k in rrf_ks for w in bm25_weights]
+        for mode, fusion, k, w in configs:
+            p = Pipeline(s.replace(rrf_k=k or s.rrf_k), pipeline.index, pipeline.embedder)
+            retriever = document_retriever(p, mode, fusion if mode == "hybrid" else BEIR_FUSION,
+                                           (1.0, w), passage_retrievers=memo)
+            run = drop_identical(rank_documents(retriever, bset.queries, progress=progress,
+                                                desc=f"max_chars {mc} {mode} {fusion} {k} {w}"))
+            rows.append({"max_chars": mc, "mode": mode, "fusion": fusion, "rrf_k": k,
+                         "bm25_weight": w, **ranking_metrics(bset.qrels, run)})
+    return rows
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m evals.beir tune DIR --split train ...`: the sweep behind the defaults above."""
+    parser = argparse.ArgumentParser(prog="python -m evals.beir")
+    parser.add_argument("command", choices=["tune"])
+    parser.add_argument("dir", help="BEIR folder")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--max-chars", default=str(BEIR_MAX_CHARS), help="e.g. 700,1200")
+    parser.add_argument("--rrf-k", default=str(BEIR_RRF_K), help="e.g. 10,30,60")
+    parser.add_argument("--bm25-weight", default="1", help="dense weight is 1; e.g. 0.5,1,2")
+    parser.add_argument("--fusion", default=",".join(FUSIONS))
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--model")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    settings = Settings.load(model=args.model)
+    t0 = time.perf_counter()
+    rows = tune(args.dir, settings, args.split, [int(x) for x in _floats(args.max_chars)],
+                [int(x) for x in _floats(args.rrf_k)], _floats(args.bm25_weight),
+                [f.strip() for f in args.fusion.split(",")], args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'max_chars':>9} {'mode':>7} {'fusion':>9} {'rrf_k':>5} {'w_bm25':>6} "
+              + " ".join(f"{m:>10}" for m in BEIR_METRICS))
+        for r in sorted(rows, key=lambda r: -r["ndcg@10"]):
+            print(f"{r['max_chars']:>9} {r['mode']:>7} {r['fusion']:>9} {r['rrf_k']:>5} "
+                  f"{r['bm25_weight']:>6} " + " ".join(f"{r[m]:>10.4f}" for m in BEIR_METRICS))
+    print(f"{len(rows)} configurations in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
