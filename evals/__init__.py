@@ -1,0 +1,1 @@
+"""Measure `rag` from the side: eval sets, metrics, calibration, benchmarks, the regression gate."""

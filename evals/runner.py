@@ -1,0 +1,106 @@
+"""Run an eval set through `Pipeline.ask` (the chat's own code path) and score every question."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm import tqdm
+
+from evals.evalset import EvalItem, contains_quote, quote_spans
+from rag.pipeline import Pipeline
+
+# Depth of the ranking scored by the @10 metrics; the answer itself uses the settings' k.
+RANK_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one question."""
+
+    item: EvalItem
+    doc_ranking: tuple[str, ...]
+    passage_ids: tuple[str, ...]
+    relevant_passages: frozenset[str]
+    doc_rank: int | None
+    passage_rank: int | None
+    answer_overlap: float
+    abstained: bool
+    confidence: float
+    latency_ms: float
+    response: dict[str, Any]
+
+    @property
+    def answer_hit(self) -> bool:
+        """At least half of the expected quote's characters were quoted in the answer."""
+        return self.item.answerable and not self.abstained and self.answer_overlap >= 0.5
+
+    def hit(self, rank: int | None, k: int) -> bool:
+        """True when `rank` exists and is within the top k."""
+        return rank is not None and rank <= k
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `per_question` entry of the report."""
+        return {
+            "id": self.item.id, "question": self.item.question, "tags": list(self.item.tags),
+            "answerable": self.item.answerable,
+            "expected_sources": list(self.item.expected_sources),
+            "doc_rank": self.doc_rank, "passage_rank": self.passage_rank,
+            "recall@1": self.hit(self.doc_rank, 1), "recall@5": self.hit(self.doc_rank, 5),
+            "passage_hit@1": self.hit(self.passage_rank, 1),
+            "passage_hit@5": self.hit(self.passage_rank, 5),
+            "answer_hit": self.answer_hit, "answer_overlap": round(self.answer_overlap, 4),
+            "abstained": self.abstained, "confidence": round(self.confidence, 4),
+            "latency_ms": round(self.latency_ms, 2), "response": self.response,
+        }
+
+
+def _dedupe(seq: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(seq))
+
+
+def answer_overlap(item: EvalItem, response: dict[str, Any],
+                   documents: dict[str, str]) -> float:
+    """Share of the expected quote's characters (best occurrence) inside the quoted spans."""
+    best = 0.0
+    for doc_id, spans in quote_spans(item, documents).items():
+        quoted = [(c["start"], c["end"]) for c in response["citations"]
+                  if c["doc_id"] == doc_id]
+        for s, e in spans:
+            covered = sum(max(0, min(e, qe) - max(s, qs)) for qs, qe in quoted)
+            best = max(best, covered / (e - s))
+    return min(best, 1.0)
+
+
+def run_item(pipeline: Pipeline, item: EvalItem, mode: str,
+             documents: dict[str, str]) -> Outcome:
+    """Ask one question and score the ranking and the answer."""
+    hits = pipeline.retriever(mode).search(item.question, max(RANK_DEPTH, pipeline.settings.k))
+    t0 = time.perf_counter()
+    answer = pipeline.ask(item.question, mode=mode)
+    latency = (time.perf_counter() - t0) * 1000
+    response = answer.to_dict()
+    docs = _dedupe([h.passage.doc_id for h in hits])
+    doc_rank = next((i for i, d in enumerate(docs, 1) if d in item.expected_sources), None)
+    relevant: set[str] = set()
+    passage_rank = None
+    if item.expected_quote:
+        for i, h in enumerate(hits, 1):
+            if h.passage.doc_id in item.expected_sources and contains_quote(
+                    h.passage.text, item.expected_quote):
+                relevant.add(h.passage.id)
+                passage_rank = passage_rank or i
+    overlap = answer_overlap(item, response, documents) if item.answerable else 0.0
+    return Outcome(item, docs, tuple(h.passage.id for h in hits), frozenset(relevant),
+                   doc_rank, passage_rank, overlap, answer.abstained, answer.confidence,
+                   latency, response)
+
+
+def run_items(pipeline: Pipeline, items: Sequence[EvalItem], mode: str,
+              progress: bool = True) -> list[Outcome]:
+    """Every question of an eval set, with a progress bar."""
+    documents = {d.id: d.text for d in pipeline.documents.values()}
+    return [run_item(pipeline, it, mode, documents)
+            for it in tqdm(items, desc=f"Evaluating ({mode})", unit="q", disable=not progress)]
