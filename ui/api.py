@@ -1,0 +1,253 @@
+"""The JSON API: ask, list documents, fetch one document, health.
+
+Every error, whatever raised it, is `{"error": "one line"}` with a 4xx status, so a course
+site's script can show the message as it is. `/api/*` belongs to this module: paths that
+match nothing here get a JSON 404 rather than falling through to the chat app.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError
+from rag.settings import MAX_K
+
+log = logging.getLogger(__name__)
+
+# Far more than a 2,000-character question needs; stops a client from making the server
+# buffer megabytes before validation can reject them.
+MAX_BODY_BYTES = 64 * 1024
+# Document ids are slugs. Anything else (slashes, dots in a row, percent signs) is not an id,
+# and is refused before it gets near a lookup.
+_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+_API_ROUTES = {"/api/ask": ("POST",), "/api/documents": ("GET",)}
+
+
+class AskRequest(BaseModel):
+    """Body of `POST /api/ask`."""
+
+    # Unknown keys are refused: a typo such as "top_k" should not be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_QUESTION_CHARS,
+                                   examples=["What does the Russian word sovet mean?"])]
+    k: Annotated[int | None, Field(strict=True, ge=1, le=MAX_K,
+                                   description="number of passages to retrieve")] = None
+    mode: Literal["dense", "bm25", "hybrid"] | None = None
+
+
+class CitationOut(BaseModel):
+    """One verbatim quote; `quote == document.text[start:end]`."""
+
+    n: int
+    doc_id: str
+    title: str
+    author: str | None
+    url: str | None
+    date: str | None
+    quote: str
+    start: int
+    end: int
+    score: float
+    role: str | None = Field(description='e.g. "reader comment" when a commenter wrote it')
+    passage_start: int
+    passage_end: int
+
+
+class PassageOut(BaseModel):
+    """A retrieved passage (the "possibly related" ones when the answer abstains)."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class AnswerOut(BaseModel):
+    """The same object as `rag ask --json`."""
+
+    question: str
+    answer: str
+    abstained: bool
+    confidence: float
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    settings: dict[str, Any]
+
+
+class DocumentSummary(BaseModel):
+    """One reading in the list."""
+
+    id: str
+    title: str
+    author: str | None
+    date: str | None
+    url: str | None
+
+
+class DocumentOut(DocumentSummary):
+    """One reading with its full text, which citation offsets point into."""
+
+    publisher: str | None
+    text: str
+
+
+class ErrorOut(BaseModel):
+    """Every error response."""
+
+    error: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 404, 413, 422)}
+
+
+def error(status: int, message: str) -> JSONResponse:
+    """The one error shape."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    """Status and one line for a request that failed parsing or validation."""
+    errors: Sequence[Any] = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "request body is not valid JSON"
+    parts = []
+    for e in errors:
+        loc = [str(x) for x in e.get("loc", ()) if x != "body"]
+        if not loc:
+            parts.append('request body must be a JSON object such as {"question": "..."}')
+        elif e.get("type") == "extra_forbidden":
+            parts.append(f"unknown field {loc[-1]!r}; allowed: question, k, mode")
+        else:
+            parts.append(f"{'.'.join(loc)}: {e.get('msg', 'invalid')}")
+    return 422, "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Turn every error of the app's own routes into `{"error": ...}`."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(*_validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(QuestionError)
+    async def _question(_: Request, exc: QuestionError) -> JSONResponse:
+        return error(422, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        # Still a 500, but JSON and without a traceback; the log keeps the details.
+        log.exception("unhandled error on %s", request.url.path)
+        return error(500, "internal error")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse `/api/` request bodies over `limit` bytes with a JSON 413.
+
+    The body is read here, up to the limit, and replayed to the app: FastAPI would otherwise
+    buffer any size before validation could refuse it, and a declared Content-Length can lie.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass everything through except an over-long `/api/` body."""
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        too_big = error(413, f"request body over {self.limit} bytes")
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await too_big(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await too_big(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def api_router(pipeline: Pipeline) -> APIRouter:
+    """The `/api/*` and `/healthz` routes, answering from one shared pipeline."""
+    router = APIRouter()
+
+    # Plain `def` endpoints: FastAPI runs them in its thread pool, so twenty slow questions
+    # don't block the event loop, and the pipeline is safe to call from several threads.
+    @router.post("/api/ask", response_model=AnswerOut, responses=_ERRORS, tags=["api"])
+    def ask(body: AskRequest) -> JSONResponse:
+        """Answer a question with verbatim quotes and citations (or abstain)."""
+        answer = pipeline.ask(body.question, k=body.k, mode=body.mode)
+        return JSONResponse(answer.to_dict())
+
+    @router.get("/api/documents", response_model=list[DocumentSummary], tags=["api"])
+    def documents() -> list[dict[str, Any]]:
+        """Every reading: id, title, author, date, url."""
+        return [{k: d.metadata()[k] for k in ("id", "title", "author", "date", "url")}
+                for d in sorted(pipeline.documents.values(), key=lambda d: d.id)]
+
+    @router.get("/api/documents/{doc_id}", response_model=DocumentOut, responses=_ERRORS,
+                tags=["api"])
+    def document(doc_id: str) -> JSONResponse:
+        """One reading's metadata and full text, so a client can show a citation in context."""
+        doc = pipeline.documents.get(doc_id) if _DOC_ID.fullmatch(doc_id) else None
+        if doc is None:
+            return error(404, "unknown document id; GET /api/documents lists them")
+        return JSONResponse({**doc.metadata(), "text": doc.text})
+
+    @router.get("/healthz", tags=["api"])
+    def healthz() -> dict[str, Any]:
+        """Liveness plus what is loaded."""
+        manifest = pipeline.index.manifest
+        return {"status": "ok", "documents": len(pipeline.documents),
+                "passages": len(pipeline.index.passages), "model": pipeline.settings.model,
+                "mode": pipeline.settings.mode, "index_built": manifest.get("built_at")}
+
+    @router.api_route("/api/{rest:path}", include_in_schema=False,
+                      methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+    def not_found(rest: str, request: Request) -> JSONResponse:
+        """Keep `/api/` ours: wrong method or unknown path, never the chat app's HTML."""
+        path = "/api/" + rest
+        if path in _API_ROUTES:
+            return error(405, f"{path} accepts {', '.join(_API_ROUTES[path])}")
+        if path.startswith("/api/documents/"):
+            return error(404, "unknown document id; GET /api/documents lists them")
+        return error(404, f"no such endpoint: {request.method} {path}")
+
+    return router

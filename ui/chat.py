@@ -1,0 +1,256 @@
+"""The Gradio chat: the full page at `/` and the compact embed at `/embed`.
+
+The conversation lives in the student's browser (`gr.BrowserState`, i.e. localStorage) as
+the answers' JSON, not as HTML. Every render, including after a page reload, rebuilds the
+messages on the server from that JSON and the documents, escaping all text again, so the
+citations survive a reload and nothing stored in the browser is ever trusted as markup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+# Before gradio is imported: it reads this when the module loads.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from rag.pipeline import Pipeline, QuestionError, validate_question  # noqa: E402
+from rag.settings import MAX_K, MODES  # noqa: E402
+from ui.feedback import FeedbackLog  # noqa: E402
+from ui.render import (  # noqa: E402
+    render_answer,
+    render_error,
+    render_pending,
+    render_question,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+CHAT_CSS = STATIC_DIR / "chat.css"
+CHAT_JS = STATIC_DIR / "chat.js"
+
+EXAMPLES = (
+    "What does dvoevlastie translate to in English?",
+    "What did Kalinin say about Lenin's April Theses?",
+    "What does the Russian word sovet mean?",
+)
+MODE_CHOICES = [("Hybrid (recommended)", "hybrid"), ("Meaning (dense vectors)", "dense"),
+                ("Keywords (BM25)", "bm25")]
+# A long-running chat stays usable in localStorage (a few kB per answer, ~5 MB available).
+MAX_TURNS = 40
+# Passages kept for an abstention in the browser: enough to show "possibly related" again.
+KEEP_RELATED = 3
+KEEP_RELATED_CHARS = 400
+
+INTRO = (
+    '<header class="cr-header"><h1>Ask the readings</h1>'
+    "<p>Every answer is quoted word for word from the course readings, with numbered "
+    "sources you can check. If the readings don't say, it tells you so.</p></header>"
+)
+FOOTER = (
+    '<footer class="cr-footer"><p>Answers are quotes, not summaries: read them in context '
+    'before you cite them. <a href="{base}/docs" target="_blank" rel="noopener">JSON API</a>'
+    "</p></footer>"
+)
+PLACEHOLDER = ("<strong>Ask a question about the readings.</strong><br>"
+               "Answers are quoted word for word, with numbered sources.")
+
+
+def compact(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an answer worth keeping in the browser (passages only for abstentions)."""
+    kept = dict(answer)
+    if answer.get("abstained"):
+        kept["passages"] = [{**p, "text": str(p.get("text", ""))[:KEEP_RELATED_CHARS]}
+                            for p in list(answer.get("passages") or [])[:KEEP_RELATED]]
+    else:
+        kept["passages"] = []
+    return kept
+
+
+def _records(value: object) -> list[dict[str, Any]]:
+    """Stored turns from the browser, dropping anything malformed (it is client data)."""
+    if not isinstance(value, list):
+        return []
+    good = [r for r in value if isinstance(r, dict) and isinstance(r.get("q"), str)
+            and (isinstance(r.get("a"), dict) or isinstance(r.get("error"), str))]
+    return good[-MAX_TURNS:]
+
+
+def public_base(request: gr.Request | None, root_path: str) -> str:
+    """The app's public URL, so source links also work inside a `<gradio-app>` on another
+    site (where a path-only link would point at the course site instead)."""
+    if root_path.startswith(("http://", "https://")):
+        return root_path.rstrip("/")
+    if request is None:
+        return root_path.rstrip("/")
+    headers = {k.lower(): v for k, v in dict(request.headers).items()}
+    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
+    if not host:
+        return root_path.rstrip("/")
+    proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip()
+    if proto not in ("http", "https"):
+        proto = str(getattr(request, "url", "http://")).split(":", 1)[0]
+        proto = proto if proto in ("http", "https") else "http"
+    return f"{proto}://{host}{root_path.rstrip('/')}"
+
+
+class ChatApp:
+    """Builds the Blocks and holds what their event handlers need."""
+
+    def __init__(self, pipeline: Pipeline, feedback: FeedbackLog | None = None,
+                 root_path: str = "") -> None:
+        self.pipeline = pipeline
+        self.feedback = feedback
+        self.root_path = root_path
+        # Stable for one index: a reload, or a server restart on the same readings, can
+        # decrypt the stored chat; a changed corpus starts a fresh one, since old offsets
+        # might no longer point at the quoted words.
+        corpus_hash = str(pipeline.index.manifest.get("corpus_hash", ""))
+        self.state_secret = hashlib.sha256(f"cited-readings:{corpus_hash}".encode()).hexdigest()
+
+    # -- rendering ---------------------------------------------------------------------
+
+    def messages(self, records: list[dict[str, Any]], base: str) -> list[dict[str, str]]:
+        """Chat messages for the stored turns: always two per turn, question then answer."""
+        out = []
+        for i, r in enumerate(records):
+            out.append({"role": "user", "content": render_question(r["q"])})
+            if "error" in r:
+                body = render_error(r["error"])
+            else:
+                body = render_answer(r["a"], self.pipeline.documents, uid=f"cr{i}", base_url=base)
+            out.append({"role": "assistant", "content": body})
+        return out
+
+    def votes(self, records: list[dict[str, Any]]) -> list[str | None]:
+        """The thumbs shown on each assistant message, so they survive a reload too."""
+        names = {"up": "Like", "down": "Dislike"}
+        return [names.get(str(r.get("vote"))) for r in records]
+
+    # -- event handlers ----------------------------------------------------------------
+
+    def respond(self, message: str, stored: object, mode: str | None, k: float | None,
+                request: gr.Request) -> Iterator[tuple[Any, list[dict[str, Any]], str]]:
+        """Show the question at once, then the answer; keep both in the browser."""
+        records = _records(stored)
+        base = public_base(request, self.root_path)
+        if not isinstance(message, str) or not message.strip():
+            yield self.messages(records, base), records, ""
+            return
+        pending = self.messages(records, base) + [
+            {"role": "user", "content": render_question(message)},
+            {"role": "assistant", "content": render_pending()}]
+        yield pending, records, ""
+        k_int = int(k) if isinstance(k, int | float) else None
+        mode = mode if mode in MODES else None
+        try:
+            validate_question(message, k_int, mode)
+            answer = self.pipeline.ask(message, k=k_int, mode=mode)
+            records = [*records, {"q": message, "a": compact(answer.to_dict()), "vote": None}]
+        except QuestionError as e:
+            records = [*records, {"q": message[:500], "error": str(e)}]
+        records = records[-MAX_TURNS:]
+        yield gr.Chatbot(value=self.messages(records, base),
+                         feedback_value=self.votes(records)), records, ""
+
+    def restore(self, stored: object, request: gr.Request) -> Any:
+        """On page load: the conversation from the browser, rendered afresh."""
+        records = _records(stored)
+        return gr.Chatbot(value=self.messages(records, public_base(request, self.root_path)),
+                          feedback_value=self.votes(records))
+
+    def vote(self, stored: object, data: gr.LikeData) -> list[dict[str, Any]]:
+        """Append a thumbs up/down to the feedback file, and remember it in the browser."""
+        records = _records(stored)
+        index = data.index if isinstance(data.index, int) else -1
+        turn = index // 2
+        if index % 2 != 1 or not 0 <= turn < len(records) or "a" not in records[turn]:
+            return records
+        vote = "up" if data.liked is True else "down" if data.liked is False else None
+        if vote is None:  # the thumb was taken back
+            records[turn] = {**records[turn], "vote": None}
+            return records
+        if self.feedback is not None:
+            self.feedback.record(records[turn]["a"], vote)
+        records[turn] = {**records[turn], "vote": vote}
+        return records
+
+    @staticmethod
+    def clear() -> list[dict[str, Any]]:
+        """The trash button empties the stored conversation as well."""
+        return []
+
+    @staticmethod
+    def pick_example(data: gr.SelectData) -> str:
+        """An example question, clicked on the empty chat, goes into the box and is sent."""
+        value = data.value
+        return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
+
+    # -- layout ------------------------------------------------------------------------
+
+    def build(self, embed: bool = False) -> gr.Blocks:
+        """The chat page; `embed` drops the header, footer and settings for an iframe."""
+        title = "Ask the readings"
+        with gr.Blocks(title=title, analytics_enabled=False, fill_height=True) as blocks:
+            if not embed:
+                gr.HTML(INTRO, padding=False)
+            stored = gr.BrowserState([], storage_key="cited-readings-chat",
+                                     secret=self.state_secret)
+            chatbot = gr.Chatbot(
+                label="Conversation", show_label=False, elem_id="cr-chat", layout="panel",
+                # The embed fills its iframe, leaving room for the question box below.
+                height="calc(100vh - 96px)" if embed else "62vh", min_height=200, scale=1,
+                placeholder=PLACEHOLDER,
+                examples=[{"text": q} for q in EXAMPLES],
+                feedback_options=("Like", "Dislike") if self.feedback else None,
+                # Our HTML is escaped server-side; keep the sanitiser on as a second guard,
+                # and let no custom tags through it.
+                sanitize_html=True, allow_tags=False,
+                # Quotes can contain "$"; LaTeX rendering would rewrite them.
+                latex_delimiters=[],
+                # Copy would copy our markup; share would send the chat to a third party.
+                buttons=[],
+                # chat.js scrolls to the new question instead, so the answer starts on screen.
+                autoscroll=False,
+            )
+            with gr.Row(equal_height=True, elem_classes=["cr-ask-row"]):
+                question = gr.Textbox(
+                    label="Your question", show_label=False, scale=5, lines=1, max_lines=4,
+                    placeholder="Ask a question about the readings…", autofocus=not embed,
+                    max_length=2000, submit_btn=False, elem_id="cr-question")
+                send = gr.Button("Ask", variant="primary", scale=1, min_width=72,
+                                 elem_id="cr-send")
+            with gr.Accordion("Settings", open=False, visible=not embed,
+                              elem_classes=["cr-settings"]):
+                mode = gr.Radio(MODE_CHOICES, value=self.pipeline.settings.mode,
+                                label="How to search the readings")
+                k = gr.Slider(1, min(20, MAX_K), value=self.pipeline.settings.k, step=1,
+                              label="Passages to read before answering (k)")
+            if not embed:
+                gr.HTML(FOOTER.format(base=self.root_path.rstrip("/")), padding=False)
+
+            inputs = [question, stored, mode, k]
+            outputs = [chatbot, stored, question]
+            question.submit(self.respond, inputs, outputs, api_name=False)
+            send.click(self.respond, inputs, outputs, api_name=False)
+            chatbot.example_select(self.pick_example, None, question, queue=False,
+                                   api_name=False).then(
+                self.respond, inputs, outputs, api_name=False)
+            chatbot.clear(self.clear, None, stored, queue=False, api_name=False)
+            if self.feedback is not None:
+                chatbot.like(self.vote, stored, stored, queue=False, api_name=False)
+            blocks.load(self.restore, stored, chatbot, queue=False, api_name=False)
+        return blocks
+
+
+def theme() -> gr.themes.Base:
+    """A calm reading theme with system fonts: no web fonts fetched from a third party."""
+    sans = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
+            "sans-serif"]
+    mono = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate",
+                          font=sans, font_mono=mono, radius_size="md")

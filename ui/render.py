@@ -1,0 +1,218 @@
+"""Render an answer as HTML for the chat and the source reader.
+
+Every string that comes from a question or a document goes through `esc`, so a question like
+`<img src=x onerror=alert(1)>` is shown as text. The chat's sanitiser is a second line of
+defence, not the first. Output has no newlines: the chat renders messages as Markdown, and a
+blank line would end the HTML block and let Markdown loose on quoted text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from corpus.document import Document
+from rag.types import ABSTAIN_TEXT
+
+# How much of the passage to show on each side of a quote in a source card. The full
+# passage can be 700 characters; a sentence or two either side is enough to judge the
+# quote, and the reader view has the whole document.
+CONTEXT_CHARS = 220
+# How many "possibly related" passages to show when the readings don't answer.
+RELATED_SHOWN = 3
+RELATED_CHARS = 260
+
+_PARAGRAPH = re.compile(r"\s*\n\s*\n\s*")
+_SPACE = re.compile(r"\s+")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def esc(text: object) -> str:
+    """HTML-escape any value (quotes included, so it is safe inside attributes too)."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def safe_url(url: object) -> str | None:
+    """The url if it is plain http(s), else None: a `javascript:` url must never be a link."""
+    if not isinstance(url, str):
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if scheme in ("http", "https") else None
+
+
+def _flow(text: str) -> str:
+    """Escape text and keep its paragraph breaks as <br>, with no newline characters."""
+    parts = [_SPACE.sub(" ", p) for p in _PARAGRAPH.split(text)]
+    return "<br>".join(esc(p) for p in parts)
+
+
+def _trim_left(text: str, limit: int) -> str:
+    """The last `limit` characters of text, cut at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    space = cut.find(" ")
+    return "… " + (cut[space + 1:] if 0 <= space < 40 else cut)
+
+
+def _trim_right(text: str, limit: int) -> str:
+    """The first `limit` characters of text, cut at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit - 40 else cut) + " …"
+
+
+def byline(author: str | None, role: str | None, date: str | None,
+           publisher: str | None = None) -> str:
+    """"Author (reader comment) · date · publisher" as escaped HTML."""
+    who = esc(author or "Unknown author")
+    if role:
+        who += f' <span class="cr-role">({esc(role)})</span>'
+    parts = [f'<span class="cr-author">{who}</span>']
+    if date:
+        parts.append(f'<time class="cr-date">{esc(date)}</time>')
+    if publisher:
+        parts.append(f'<span class="cr-publisher">{esc(publisher)}</span>')
+    return ' <span class="cr-dot">·</span> '.join(parts)
+
+
+def reader_href(base_url: str, doc_id: str, start: int, end: int) -> str:
+    """Link to the full reading with the span highlighted (see `render_reader_page`)."""
+    return f"{base_url.rstrip('/')}/read/{quote(doc_id, safe='')}?start={start}&end={end}#cited"
+
+
+def quote_in_context(doc: Document | None, citation: Mapping[str, Any]) -> str:
+    """The cited passage with the quote in <mark>, trimmed around it; the bare quote if the
+    document's text no longer matches the citation (e.g. a reloaded chat after a corpus edit)."""
+    q = str(citation.get("quote", ""))
+    start, end = citation.get("start"), citation.get("end")
+    if doc is None or not isinstance(start, int) or not isinstance(end, int) \
+            or doc.text[start:end] != q:
+        return f"<mark>{_flow(q)}</mark>"
+    ps = citation.get("passage_start")
+    pe = citation.get("passage_end")
+    ps = ps if isinstance(ps, int) and 0 <= ps <= start else start
+    pe = pe if isinstance(pe, int) and end <= pe <= len(doc.text) else end
+    before = _trim_left(doc.text[ps:start], CONTEXT_CHARS)
+    after = _trim_right(doc.text[end:pe], CONTEXT_CHARS)
+    return f"{_flow(before)}<mark>{_flow(q)}</mark>{_flow(after)}"
+
+
+def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url: str) -> str:
+    """One entry of the sources list: number, title (linked), byline, quote in context."""
+    n = esc(c.get("n"))
+    title = esc(c.get("title") or (doc.title if doc else c.get("doc_id")))
+    url = safe_url(c.get("url"))
+    heading = (f'<a class="cr-title" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+               f'{title}</a>' if url else f'<span class="cr-title">{title}</span>')
+    links = []
+    if doc is not None and isinstance(c.get("start"), int) and isinstance(c.get("end"), int):
+        href = reader_href(base_url, doc.id, c["start"], c["end"])
+        links.append(f'<a class="cr-read" href="{esc(href)}" target="_blank" rel="noopener">'
+                     f'Read it in the full text<span class="cr-sr"> ({title})</span></a>')
+    if url:
+        links.append(f'<a class="cr-orig" href="{esc(url)}" target="_blank" '
+                     f'rel="noopener noreferrer">Original source</a>')
+    links_html = f'<p class="cr-links">{" ".join(links)}</p>' if links else ""
+    who = byline(c.get("author"), c.get("role"), c.get("date"), doc.publisher if doc else None)
+    return (f'<li class="cr-source" id="{uid}-src-{n}">'
+            f'<p class="cr-source-head"><span class="cr-num">{n}</span>'
+            f'{heading}</p>'
+            f'<p class="cr-byline">{who}</p>'
+            f'<blockquote class="cr-context">{quote_in_context(doc, c)}</blockquote>'
+            f'{links_html}</li>')
+
+
+def _related(passages: Sequence[Mapping[str, Any]], documents: Mapping[str, Document],
+             base_url: str) -> str:
+    """The "possibly related" list shown with an abstention."""
+    items = []
+    for p in list(passages)[:RELATED_SHOWN]:
+        doc = documents.get(str(p.get("doc_id")))
+        title = esc(doc.title if doc else p.get("doc_id"))
+        snippet = esc(_trim_right(_SPACE.sub(" ", str(p.get("text", ""))).strip(), RELATED_CHARS))
+        link = ""
+        if doc is not None and isinstance(p.get("start"), int) and isinstance(p.get("end"), int):
+            href = reader_href(base_url, doc.id, p["start"], p["end"])
+            link = (f' <a class="cr-read" href="{esc(href)}" target="_blank" rel="noopener">'
+                    f'Read the passage<span class="cr-sr"> in {title}</span></a>')
+        items.append(f'<li><p class="cr-related-title">{title}</p>'
+                     f'<p class="cr-related-text">{snippet}{link}</p></li>')
+    if not items:
+        return ""
+    return ('<h4 class="cr-h">Possibly related passages <span class="cr-note">(not an answer)'
+            f'</span></h4><ul class="cr-related">{"".join(items)}</ul>')
+
+
+def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
+                  uid: str = "cr", base_url: str = "") -> str:
+    """HTML for one answer in the `Answer.to_dict()` shape (what the API returns and the
+    browser keeps): quotes with [n] markers, then one source card per citation."""
+    uid = _ID_UNSAFE.sub("-", uid) or "cr"
+    citations = answer.get("citations") or []
+    if answer.get("abstained") or not citations:
+        related = _related(answer.get("passages") or [], documents, base_url)
+        return (f'<section class="cr-answer cr-abstain"><h3 class="cr-sr">No answer</h3>'
+                f'<p class="cr-abstain-text"><span class="cr-badge">Not in the readings</span> '
+                f'{esc(ABSTAIN_TEXT)}</p>{related}</section>')
+    quotes = []
+    cards = []
+    for c in citations:
+        n = esc(c.get("n"))
+        quotes.append(f'<p class="cr-quote">“{_flow(str(c.get("quote", "")))}”'
+                      f'<a class="cr-marker" href="#{uid}-src-{n}">'
+                      f'[<span class="cr-sr">source </span>{n}]</a></p>')
+        cards.append(_source_card(c, documents.get(str(c.get("doc_id"))), uid, base_url))
+    return (f'<section class="cr-answer"><h3 class="cr-sr">Answer, quoted from the readings</h3>'
+            f'<div class="cr-quotes">{"".join(quotes)}</div>'
+            f'<h4 class="cr-h">Sources</h4><ol class="cr-sources">{"".join(cards)}</ol>'
+            f'</section>')
+
+
+def render_question(question: str) -> str:
+    """The student's question, escaped, as the user's chat message."""
+    return f'<p class="cr-question">{_flow(question)}</p>'
+
+
+def render_error(message: str) -> str:
+    """A one-line problem (e.g. an empty question) as an assistant message."""
+    return f'<p class="cr-error">{esc(message)}</p>'
+
+
+def render_pending() -> str:
+    """The placeholder shown while the answer is being looked up."""
+    return '<p class="cr-pending">Searching the readings…</p>'
+
+
+def render_reader_page(doc: Document, start: int | None, end: int | None,
+                       stylesheet: str) -> str:
+    """A whole reading as an HTML page, with the cited span (if valid) in <mark id="cited">."""
+    text = doc.text
+    if start is not None and end is not None and 0 <= start < end <= len(text):
+        body = (f"{_paragraphs(text[:start])}<mark id=\"cited\">{_flow(text[start:end])}</mark>"
+                f"{_paragraphs(text[end:])}")
+    else:
+        body = _paragraphs(text)
+    url = safe_url(doc.url)
+    source = (f' <a href="{esc(url)}" rel="noopener noreferrer">Original source</a>'
+              if url else "")
+    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{esc(doc.title)}</title><link rel=\"stylesheet\" href=\"{esc(stylesheet)}\">"
+            "</head><body><main class=\"reader\">"
+            f"<h1>{esc(doc.title)}</h1><p class=\"cr-byline\">"
+            f"{byline(doc.author, None, doc.date, doc.publisher)}{source}</p>"
+            f"<article class=\"reader-text\"><p>{body}</p></article></main></body></html>")
+
+
+def _paragraphs(text: str) -> str:
+    """Escaped text whose blank lines become paragraph breaks (inside one open <p>)."""
+    return "</p><p>".join(esc(p) for p in _PARAGRAPH.split(text))

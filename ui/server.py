@@ -1,0 +1,129 @@
+"""`rag serve`: one FastAPI app with the JSON API, the chat at `/`, the embed at `/embed`,
+a reader view of each document at `/read/{doc_id}`, and the static embed example.
+
+Build it with `create_app(pipeline)` (tests do, without uvicorn); `serve` opens the pipeline
+once, then runs uvicorn on localhost unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Before gradio is imported anywhere in this process: no telemetry from the server.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
+from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
+from fastapi.staticfiles import StaticFiles  # noqa: E402
+
+from rag.pipeline import Pipeline  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+from ui.api import BodyLimit, api_router, install_error_handlers  # noqa: E402
+from ui.chat import CHAT_CSS, CHAT_JS, STATIC_DIR, ChatApp, theme  # noqa: E402
+from ui.feedback import FeedbackLog  # noqa: E402
+from ui.render import esc, render_reader_page  # noqa: E402
+
+EMBED_PATH = "/embed"
+# Gradio serves its own files under `/static` of each mounted app, so ours live elsewhere.
+STATIC_PATH = "/ui-static"
+# How many answers the chat computes at the same time. Embedding is serialised by one lock
+# in the embedder (torch gains nothing from parallel calls on a 2-core machine), so more
+# workers only add waiting inside the pipeline; fewer would make one slow question (a
+# first-time passage embedding, ~2 s) hold up everyone else's cached, ~50 ms ones. Four lets
+# quick answers pass a slow one; the rest wait in Gradio's queue and see their position.
+CHAT_CONCURRENCY = 4
+# Beyond this many waiting questions, new ones are told the queue is full rather than
+# waiting minutes: a classroom is dozens of students, not thousands.
+QUEUE_MAX = 200
+# Page width, per mount: a readable column for the full page, edge to edge in an iframe.
+# (No @media here: Gradio rewrites rules inside one to sit under its `.contain` element.)
+FULL_CSS = (".gradio-container { max-width: 900px !important; margin: 0 auto !important; }"
+            ".gradio-container .main.app { padding-left: min(32px, 2.5vw) !important;"
+            " padding-right: min(32px, 2.5vw) !important; }")
+EMBED_CSS = (".gradio-container { max-width: none !important; }"
+             ".gradio-container .main.app { padding: 6px !important; }")
+
+
+def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
+               cors_origins: Sequence[str] = (), root_path: str = "") -> FastAPI:
+    """The whole server as an ASGI app: API, chat, embed, reader and static files."""
+    root_path = root_path.rstrip("/")
+    app = FastAPI(title="Cited readings", version="0.1.0",
+                  description="Ask the course readings; every answer is verbatim quotes with "
+                              "citations to exact character spans.",
+                  root_path=root_path if not root_path.startswith("http") else "")
+    install_error_handlers(app)
+    # Always install CORSMiddleware, even with no origins: Gradio then leaves CORS to us
+    # instead of adding its own localhost rules, so the allow-list is the only policy.
+    app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                       allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["content-type"], allow_credentials=False)
+    app.add_middleware(BodyLimit)
+    app.include_router(api_router(pipeline))
+
+    reader_css = f"{root_path}{STATIC_PATH}/reader.css"
+
+    @app.get("/read/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    def read(doc_id: str, start: int | None = None, end: int | None = None) -> HTMLResponse:
+        """The whole reading with the cited span highlighted: the chat's source viewer."""
+        doc = pipeline.documents.get(doc_id)
+        if doc is None:
+            return HTMLResponse(f"<!doctype html><title>Not found</title><p>No reading with id "
+                                f"{esc(doc_id)}.</p>", status_code=404)
+        return HTMLResponse(render_reader_page(doc, start, end, reader_css))
+
+    @app.get(EMBED_PATH, include_in_schema=False)
+    def embed_slash() -> RedirectResponse:
+        """`/embed` to `/embed/`; relative, so it also works under a proxy's sub-path."""
+        return RedirectResponse(EMBED_PATH.lstrip("/") + "/", status_code=307)
+
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
+
+    log = FeedbackLog(feedback) if feedback else None
+    chat = ChatApp(pipeline, log, root_path=root_path)
+    common = {"theme": theme(), "css_paths": [CHAT_CSS], "footer_links": [],
+              "js": CHAT_JS.read_text(encoding="utf-8"),
+              # Run history would keep every question in the browser for a "runs" page,
+              # beside our own stored chat; one copy is enough.
+              "run_history": False, "ssr_mode": False, "show_error": False}
+    # The embed first: a mount at "/" matches every path, so it must come last.
+    embed = chat.build(embed=True).queue(default_concurrency_limit=CHAT_CONCURRENCY,
+                                         max_size=QUEUE_MAX)
+    app = gr.mount_gradio_app(app, embed, path=EMBED_PATH,
+                              root_path=f"{root_path}{EMBED_PATH}" if root_path else None,
+                              css=EMBED_CSS, **common)
+    full = chat.build(embed=False).queue(default_concurrency_limit=CHAT_CONCURRENCY,
+                                         max_size=QUEUE_MAX)
+    return gr.mount_gradio_app(app, full, path="/", root_path=root_path or None, css=FULL_CSS,
+                               **common)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
+          feedback: str | None = None, cors_origins: Sequence[str] = (),
+          root_path: str = "") -> int:
+    """Load the model and index once, then serve until interrupted. Returns an exit code."""
+    import uvicorn
+
+    def status(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    status(f"Loading the index for {settings.corpus} …")
+    pipeline = Pipeline.open(settings, status=status)
+    pipeline.warm_up()
+    app = create_app(pipeline, feedback=feedback, cors_origins=cors_origins,
+                     root_path=root_path)
+    shown = f"[{host}]" if ":" in host else host
+    status(f"Chat:  http://{shown}:{port}{root_path.rstrip('/')}/   "
+           f"(embed: {EMBED_PATH}/, API docs: /docs)")
+    if feedback:
+        status(f"Feedback votes are appended to {feedback}")
+    uvicorn.run(app, host=host, port=port, log_level="warning",
+                # Trust X-Forwarded-* only from a proxy on this machine.
+                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    return 0
