@@ -239,9 +239,11 @@ def api_router(pipeline: Pipeline) -> APIRouter:
                 "passages": len(pipeline.index.passages), "model": pipeline.settings.model,
                 "mode": pipeline.settings.mode, "index_built": manifest.get("built_at")}
 
-    @router.api_route("/api/{rest:path}", include_in_schema=False,
-                      methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
-    def not_found(rest: str, request: Request) -> JSONResponse:
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+    @router.api_route("/api", include_in_schema=False, methods=methods)
+    @router.api_route("/api/{rest:path}", include_in_schema=False, methods=methods)
+    def not_found(request: Request, rest: str = "") -> JSONResponse:
         """Keep `/api/` ours: wrong method or unknown path, never the chat app's HTML."""
         path = "/api/" + rest
         if path in _API_ROUTES:

@@ -89,14 +89,20 @@ def reader_href(base_url: str, doc_id: str, start: int, end: int) -> str:
     return f"{base_url.rstrip('/')}/read/{quote(doc_id, safe='')}?start={start}&end={end}#cited"
 
 
+def verified(doc: Document | None, citation: Mapping[str, Any]) -> bool:
+    """True if the document's text still holds the quote at the cited offsets."""
+    start, end = citation.get("start"), citation.get("end")
+    return (doc is not None and isinstance(start, int) and isinstance(end, int)
+            and 0 <= start < end and doc.text[start:end] == citation.get("quote"))
+
+
 def quote_in_context(doc: Document | None, citation: Mapping[str, Any]) -> str:
     """The cited passage with the quote in <mark>, trimmed around it; the bare quote if the
     document's text no longer matches the citation (e.g. a reloaded chat after a corpus edit)."""
     q = str(citation.get("quote", ""))
-    start, end = citation.get("start"), citation.get("end")
-    if doc is None or not isinstance(start, int) or not isinstance(end, int) \
-            or doc.text[start:end] != q:
+    if doc is None or not verified(doc, citation):
         return f"<mark>{_flow(q)}</mark>"
+    start, end = int(citation["start"]), int(citation["end"])
     ps = citation.get("passage_start")
     pe = citation.get("passage_end")
     ps = ps if isinstance(ps, int) and 0 <= ps <= start else start
@@ -114,7 +120,7 @@ def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url:
     heading = (f'<a class="cr-title" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
                f'{title}</a>' if url else f'<span class="cr-title">{title}</span>')
     links = []
-    if doc is not None and isinstance(c.get("start"), int) and isinstance(c.get("end"), int):
+    if doc is not None and verified(doc, c):
         href = reader_href(base_url, doc.id, c["start"], c["end"])
         links.append(f'<a class="cr-read" href="{esc(href)}" target="_blank" rel="noopener">'
                      f'Read it in the full text<span class="cr-sr"> ({title})</span></a>')
