@@ -173,7 +173,7 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
     cards = []
     for c in citations:
         n = esc(c.get("n"))
-        quotes.append(f'<p class="cr-quote">“{_flow(str(c.get("quote", "")))}”'
+        quotes.append(f'<p class="cr-quote">{_quoted(str(c.get("quote", "")))}'
                       f'<a class="cr-marker" href="#{uid}-src-{n}">'
                       f'[<span class="cr-sr">source </span>{n}]</a></p>')
         cards.append(_source_card(c, documents.get(str(c.get("doc_id"))), uid, base_url))
@@ -181,6 +181,13 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
             f'<div class="cr-quotes">{"".join(quotes)}</div>'
             f'<h4 class="cr-h">Sources</h4><ol class="cr-sources">{"".join(cards)}</ol>'
             f'</section>')
+
+
+def _quoted(quote: str) -> str:
+    """The quote in curly quotes, unless it is already one quotation from end to end."""
+    if quote[:1] in "“\"" and quote[-1:] in "”\"":
+        return _flow(quote)
+    return f"“{_flow(quote)}”"
 
 
 def render_question(question: str) -> str:

@@ -9,7 +9,7 @@
         bottom of the last source card. */
   const relabel = (root) => {
     root.querySelectorAll('[data-testid="user"], [data-testid="bot"]').forEach((el) => {
-      const label = el.dataset.testid === "user" ? "Your question" : "Answer";
+      const label = el.dataset.testid === "user" ? "You asked" : "Answer";
       if (el.getAttribute("aria-label") !== label) {
         el.setAttribute("role", "article");
         el.setAttribute("aria-label", label);

@@ -1,0 +1,86 @@
+"""Helpers for the browser tests: a free port, the real server in a subprocess, Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Playwright's own browser download does not work offline; Debian's chromium does. The flags
+# stop it from calling Google's services, which a closed network refuses noisily.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-gpu"]
+# First start on a fresh machine builds the default index with the real model (~35 s here).
+STARTUP_TIMEOUT = 300.0
+
+
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def chromium_path() -> str:
+    """The Chromium binary, or an error that says how to get it."""
+    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not path:
+        raise RuntimeError(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` "
+                           "(.ci/run does), or deselect these tests with -m 'not browser'")
+    return path
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_server(data_dir: Path, log_path: Path, extra_args: Sequence[str] = ()
+                   ) -> Iterator[str]:
+    """`rag serve` on a free port with its own data dir; yields its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), *extra_args]
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while not _healthy(url):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {proc.returncode}:\n"
+                                       + log_path.read_text(encoding="utf-8")[-3000:])
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not start in time:\n"
+                                       + log_path.read_text(encoding="utf-8")[-3000:])
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def screenshot_path(name: str) -> str:
+    """Where a screenshot goes (the folder is git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / f"{name}.png")
