@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from browser_helpers import CHROMIUM_ARGS, chromium_path, running_server, screenshot_path
 
 playwright_api = pytest.importorskip("playwright.sync_api")
