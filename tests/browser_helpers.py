@@ -7,10 +7,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +81,25 @@ def running_server(data_dir: Path, log_path: Path, extra_args: Sequence[str] = (
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log on the test output."""
+
+
+@contextmanager
+def static_site(directory: Path, port: int) -> Iterator[str]:
+    """Serve a folder on another localhost port: a stand-in for a course site's origin."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_QuietHandler,
+                                                             directory=str(directory)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def screenshot_path(name: str) -> str:

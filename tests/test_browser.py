@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM_ARGS, chromium_path, running_server, screenshot_path
+from browser_helpers import (
+    CHROMIUM_ARGS,
+    chromium_path,
+    free_port,
+    running_server,
+    screenshot_path,
+    static_site,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -25,14 +32,32 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+COURSE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Course site</title></head><body><h1>Week 6 on another site</h1>
+<script type="module" src="{app}/embed/gradio.js"></script>
+<gradio-app src="{app}/embed/"></gradio-app>
+<script>
+  window.askApi = (q) => fetch("{app}/api/ask", {{method: "POST",
+      headers: {{"content-type": "application/json"}}, body: JSON.stringify({{question: q}})}})
+    .then((r) => r.json()).catch((e) => "blocked: " + e);
+</script></body></html>"""
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The real server, with a feedback file, on a free localhost port."""
+    """The real server on a free localhost port, with a feedback file, and a course site on
+    another port (another origin) that the server's CORS allow-list names."""
     tmp = tmp_path_factory.mktemp("browser-server")
     feedback = tmp / "feedback.jsonl"
+    site_dir = tmp / "site"
+    site_dir.mkdir()
+    site_port = free_port()
+    site_origin = f"http://127.0.0.1:{site_port}"
     with running_server(tmp / "rag-data", tmp / "server.log",
-                        ["--feedback", str(feedback)]) as url:
-        yield {"url": url, "feedback": feedback}
+                        ["--feedback", str(feedback), "--cors-origin", site_origin]) as url:
+        (site_dir / "index.html").write_text(COURSE_PAGE.format(app=url), encoding="utf-8")
+        with static_site(site_dir, site_port) as site:
+            yield {"url": url, "feedback": feedback, "site": site, "site_port": site_port}
 
 
 @pytest.fixture(scope="session")
@@ -266,3 +291,25 @@ def test_nothing_leaves_the_machine(desktop: Session) -> None:
     outside = [u for u in desktop.requests
                if not u.startswith(desktop.base) and not u.startswith(("data:", "blob:"))]
     assert outside == []
+
+
+def test_web_component_on_another_site(desktop: Session, server: dict[str, Any]) -> None:
+    page = desktop.page
+    page.goto(server["site"] + "/index.html", wait_until="networkidle")
+    answer = ask(page, SOVET)
+    assert "simply means" in answer.locator(".cr-quote").inner_text()
+    # Source links point at the chat server, not at the course site that embeds it.
+    href = answer.locator("a.cr-read").first.get_attribute("href") or ""
+    assert href.startswith(server["url"] + "/read/lih-all-power-to-the-soviets?")
+    page.screenshot(path=screenshot_path("web-component-other-origin"), full_page=True)
+
+
+def test_cors_in_a_real_browser(desktop: Session, server: dict[str, Any]) -> None:
+    page = desktop.page
+    page.goto(server["site"] + "/index.html", wait_until="networkidle")
+    allowed = page.evaluate("askApi('What does the Russian word sovet mean?')")
+    assert allowed["citations"][0]["doc_id"] == "lih-all-power-to-the-soviets"
+    # Same page from an origin that is not on the allow-list: the browser blocks the call.
+    page.goto(f"http://localhost:{server['site_port']}/index.html", wait_until="load")
+    blocked = page.evaluate("askApi('What does the Russian word sovet mean?')")
+    assert isinstance(blocked, str) and blocked.startswith("blocked:")

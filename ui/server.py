@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
-from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 
 from rag.pipeline import Pipeline  # noqa: E402
@@ -30,6 +30,7 @@ from ui.feedback import FeedbackLog  # noqa: E402
 from ui.render import esc, render_reader_page  # noqa: E402
 
 EMBED_PATH = "/embed"
+GRADIO_JS = Path(gr.__file__).resolve().parent / "templates" / "frontend" / "gradio.js"
 # Gradio serves its own files under `/static` of each mounted app, so ours live elsewhere.
 STATIC_PATH = "/ui-static"
 # How many answers the chat computes at the same time. Embedding is serialised by one lock
@@ -63,7 +64,7 @@ def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
     # instead of adding its own localhost rules, so the allow-list is the only policy.
     app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                        allow_methods=["GET", "POST", "OPTIONS"],
-                       allow_headers=["content-type"], allow_credentials=False)
+                       allow_headers=["*"], allow_credentials=False)
     app.add_middleware(BodyLimit)
     app.include_router(api_router(pipeline))
 
@@ -82,6 +83,13 @@ def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
     def embed_slash() -> RedirectResponse:
         """`/embed` to `/embed/`; relative, so it also works under a proxy's sub-path."""
         return RedirectResponse(EMBED_PATH.lstrip("/") + "/", status_code=307)
+
+    @app.get(f"{EMBED_PATH}/gradio.js", include_in_schema=False)
+    def web_component() -> FileResponse:
+        """Gradio's `<gradio-app>` loader, served from here rather than Gradio's CDN: a course
+        page then loads nothing from a third party. It imports `./assets/…`, which is the
+        embed app's own asset route."""
+        return FileResponse(GRADIO_JS, media_type="text/javascript")
 
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
 
