@@ -339,3 +339,31 @@ def test_no_feedback_file_without_a_path(pipeline: Pipeline, tmp_path: Path) -> 
     _, records = _final(chat, "How do bees make honey?", [])
     assert chat.vote(records, _Like(1, True))[0]["vote"] == "up"  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def _behind_proxy(app: Any, prefix: str) -> Any:
+    """What uvicorn's --root-path does for a proxy that strips the prefix: put it back in
+    front of the path and record it as the root path."""
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "root_path": prefix, "path": prefix + scope["path"],
+                     "raw_path": prefix.encode() + scope.get("raw_path", b"")}
+        await app(scope, receive, send)
+
+    return asgi
+
+
+def test_everything_works_under_a_proxy_sub_path(pipeline: Pipeline) -> None:
+    app = create_app(pipeline, root_path="/course-chat")
+    with TestClient(_behind_proxy(app, "/course-chat")) as c:
+        for path in ("/", "/embed/", "/ui-static/embed-example.html", "/healthz",
+                     "/api/documents", "/embed/gradio.js", "/read/bees"):
+            assert c.get(path).status_code == 200, path
+        assert c.post("/api/ask", json={"question": "How do bees make honey?"}).json()[
+            "citations"]
+        assert "url: '/course-chat/openapi.json'" in c.get("/docs").text
+        assert c.get("/config").json()["root"].endswith("/course-chat")
+        assert c.get("/embed/config").json()["root"].endswith("/course-chat/embed")
+        assert 'href="/course-chat/ui-static/reader.css"' in c.get("/read/bees").text
+        assert c.get("/api/documents/nope").json()["error"]

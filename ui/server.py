@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # Before gradio is imported anywhere in this process: no telemetry from the server.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -53,12 +54,15 @@ EMBED_CSS = (".gradio-container { max-width: none !important; }"
 
 def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
                cors_origins: Sequence[str] = (), root_path: str = "") -> FastAPI:
-    """The whole server as an ASGI app: API, chat, embed, reader and static files."""
+    """The whole server as an ASGI app: API, chat, embed, reader and static files.
+
+    `root_path` is the public prefix behind a reverse proxy (a path such as "/course-chat",
+    or a full URL); the proxy strips it, and uvicorn is told it (see `serve`)."""
     root_path = root_path.rstrip("/")
+    prefix = url_path(root_path)
     app = FastAPI(title="Cited readings", version="0.1.0",
                   description="Ask the course readings; every answer is verbatim quotes with "
-                              "citations to exact character spans.",
-                  root_path=root_path if not root_path.startswith("http") else "")
+                              "citations to exact character spans.")
     install_error_handlers(app)
     # Always install CORSMiddleware, even with no origins: Gradio then leaves CORS to us
     # instead of adding its own localhost rules, so the allow-list is the only policy.
@@ -68,7 +72,7 @@ def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
     app.add_middleware(BodyLimit)
     app.include_router(api_router(pipeline))
 
-    reader_css = f"{root_path}{STATIC_PATH}/reader.css"
+    reader_css = f"{prefix}{STATIC_PATH}/reader.css"
 
     @app.get("/read/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
     def read(doc_id: str, start: int | None = None, end: int | None = None) -> HTMLResponse:
@@ -112,6 +116,12 @@ def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
                                **common)
 
 
+def url_path(root_path: str) -> str:
+    """The path part of a root path given as a path or a full URL, without a trailing slash."""
+    path = urlsplit(root_path).path if "://" in root_path else root_path
+    return path.rstrip("/")
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
           feedback: str | None = None, cors_origins: Sequence[str] = (),
           root_path: str = "") -> int:
@@ -127,11 +137,14 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     app = create_app(pipeline, feedback=feedback, cors_origins=cors_origins,
                      root_path=root_path)
     shown = f"[{host}]" if ":" in host else host
-    status(f"Chat:  http://{shown}:{port}{root_path.rstrip('/')}/   "
+    status(f"Chat:  http://{shown}:{port}/   "
            f"(embed: {EMBED_PATH}/, API docs: /docs)")
     if feedback:
         status(f"Feedback votes are appended to {feedback}")
     uvicorn.run(app, host=host, port=port, log_level="warning",
+                # uvicorn puts the prefix back in front of each path the proxy stripped, so
+                # every mounted app (chat, embed, static) routes and links consistently.
+                root_path=url_path(root_path),
                 # Trust X-Forwarded-* only from a proxy on this machine.
                 proxy_headers=True, forwarded_allow_ips="127.0.0.1")
     return 0
