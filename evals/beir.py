@@ -56,6 +56,11 @@ BEIR_WEIGHTS = (1.0, 1.0)
 # rankings; "passage": fuse passages (the chat's hybrid), then fold into documents.
 BEIR_FUSION = "document"
 FUSIONS = ("document", "passage")
+# "text": the title leads the document text (so it sits in the first passage only);
+# "header": the title is only the document title, which the index's context header puts
+# in front of every passage (needs the `context_headers` setting, switched on here).
+BEIR_TITLE = "text"
+TITLE_MODES = ("text", "header")
 
 
 class BenchmarkError(ValueError):
@@ -74,6 +79,7 @@ class BeirSet:
     qrels: dict[str, dict[str, int]]
     # Gold answer strings per query id, only for QA sets such as SQuAD (qa.jsonl).
     answers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    title_mode: str = BEIR_TITLE
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -100,8 +106,12 @@ def _field(path: Path, n: int, row: Mapping[str, Any], key: str, kind: type) -> 
     return value
 
 
-def load_documents(path: Path, name: str) -> tuple[Document, ...]:
-    """BEIR corpus rows as documents; the title leads the text so both BM25 and dense see it."""
+def load_documents(path: Path, name: str, title_mode: str = BEIR_TITLE
+                   ) -> tuple[Document, ...]:
+    """BEIR corpus rows as documents; see `BEIR_TITLE` for where the title goes."""
+    if title_mode not in TITLE_MODES:
+        raise BenchmarkError(f"unknown title mode {title_mode!r}; choose one of "
+                             f"{', '.join(TITLE_MODES)}")
     docs: list[Document] = []
     seen: set[str] = set()
     for n, row in _jsonl(path):
@@ -114,7 +124,8 @@ def load_documents(path: Path, name: str) -> tuple[Document, ...]:
             raise BenchmarkError(f"{path} line {n}: duplicate document id {doc_id!r}")
         seen.add(doc_id)
         title = title.strip()
-        docs.append(Document(id=doc_id, text=f"{title}\n\n{text}" if title else text,
+        in_text = title and title_mode == "text"
+        docs.append(Document(id=doc_id, text=f"{title}\n\n{text}" if in_text else text,
                              title=title or doc_id, source=f"{name}/corpus.jsonl"))
     if not docs:
         raise BenchmarkError(f"{path} holds no documents")
@@ -143,7 +154,8 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def load_beir(path: Path | str, split: str = "test", limit: int | None = None) -> BeirSet:
+def load_beir(path: Path | str, split: str = "test", limit: int | None = None,
+              title_mode: str = BEIR_TITLE) -> BeirSet:
     """Read one split of a BEIR folder; only queries judged in that split are kept."""
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -184,16 +196,26 @@ def load_beir(path: Path | str, split: str = "test", limit: int | None = None) -
             if not isinstance(golds, list) or not all(isinstance(a, str) for a in golds):
                 raise BenchmarkError(f"{qa} line {n}: 'answers' must be a list of strings")
             answers[_field(qa, n, row, "id", str)] = tuple(golds)
-    return BeirSet(name, root, split, load_documents(corpus, name), queries,
-                   {q: qrels[q] for q in queries}, answers)
+    return BeirSet(name, root, split, load_documents(corpus, name, title_mode), queries,
+                   {q: qrels[q] for q in queries}, answers, title_mode)
 
 
-def benchmark_settings(settings: Settings) -> Settings:
+def benchmark_settings(settings: Settings, title_mode: str = BEIR_TITLE) -> Settings:
     """The benchmark defaults, except where the user moved a setting off the rag default."""
     defaults = {f.name: f.default for f in fields(Settings)}
     tuned = {"max_chars": BEIR_MAX_CHARS, "rrf_k": BEIR_RRF_K}
-    return settings.replace(**{k: v for k, v in tuned.items()
-                               if getattr(settings, k) == defaults[k]})
+    settings = settings.replace(**{k: v for k, v in tuned.items()
+                                   if getattr(settings, k) == defaults[k]})
+    return with_title_mode(settings, title_mode)
+
+
+def with_title_mode(settings: Settings, title_mode: str) -> Settings:
+    """Context headers on for the "header" title mode, off for "text" (no doubled title)."""
+    if "context_headers" not in {f.name for f in fields(Settings)}:
+        if title_mode == "header":
+            raise BenchmarkError("title mode 'header' needs the context_headers setting")
+        return settings
+    return settings.replace(context_headers="on" if title_mode == "header" else "off")
 
 
 def benchmark_index_path(settings: Settings, name: str) -> Path:
@@ -311,7 +333,7 @@ def evaluate(bset: BeirSet, settings: Settings, modes: Sequence[str] = MODES,
              fusion: str = BEIR_FUSION, weights: Sequence[float] = BEIR_WEIGHTS
              ) -> dict[str, Any]:
     """Score each mode on one split; write a TREC run file per mode into `run_dir`."""
-    settings = benchmark_settings(settings)
+    settings = benchmark_settings(settings, bset.title_mode)
     t0 = time.perf_counter()
     pipeline = open_pipeline(bset, settings, progress=progress)
     index_seconds = time.perf_counter() - t0
@@ -344,6 +366,7 @@ def evaluate(bset: BeirSet, settings: Settings, modes: Sequence[str] = MODES,
                           if sample else None),
         "fusion": {"method": fusion, "weights": list(weights), "rrf_k": settings.rrf_k,
                    "depth": DOC_DEPTH},
+        "title": bset.title_mode,
         "settings": settings.public(),
         "manifest": {k: manifest.get(k) for k in ("model", "corpus_hash", "passage_count",
                                                   "index_settings", "built_at")},
@@ -418,19 +441,21 @@ class _Memo:
 def tune(path: Path | str, settings: Settings, split: str = "train",
          max_chars: Sequence[int] = (BEIR_MAX_CHARS,), rrf_ks: Sequence[int] = (BEIR_RRF_K,),
          bm25_weights: Sequence[float] = (1.0,), fusions: Sequence[str] = FUSIONS,
-         limit: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
+         title_modes: Sequence[str] = (BEIR_TITLE,), limit: int | None = None,
+         progress: bool = True) -> list[dict[str, Any]]:
     """Score every combination of the grid on a training split; one row per combination.
 
-    Each passage size gets its own index under `<data dir>/tuning/max_chars-N`, and each
+    Each passage size and title mode gets its own index under
+    `<data dir>/tuning/max_chars-N-TITLE`, and each
     query is retrieved once per passage retriever; fusion variants reuse those rankings.
     """
     if split == "test":
         raise BenchmarkError("tune on a training split; the test split is for reporting only")
-    bset = load_beir(path, split, limit)
     rows: list[dict[str, Any]] = []
-    for mc in max_chars:
-        s = settings.replace(max_chars=mc, data_dir=str(settings.data_path / "tuning"
-                                                        / f"max_chars-{mc}"))
+    for title, mc in [(t, mc) for t in title_modes for mc in max_chars]:
+        bset = load_beir(path, split, limit, title)
+        s = with_title_mode(settings.replace(max_chars=mc, data_dir=str(
+            settings.data_path / "tuning" / f"max_chars-{mc}-{title}")), title)
         pipeline = open_pipeline(bset, s, progress=progress)
         memo: dict[str, Retriever] = {m: _Memo(pipeline.retriever(m)) for m in ("dense", "bm25")}
         configs: list[tuple[str, str, int, float]] = [("dense", "-", 0, 0.0),
@@ -442,8 +467,8 @@ def tune(path: Path | str, settings: Settings, split: str = "train",
                                            (1.0, w), passage_retrievers=memo)
             run = drop_identical(rank_documents(retriever, bset.queries, progress=progress,
                                                 desc=f"max_chars {mc} {mode} {fusion} {k} {w}"))
-            rows.append({"max_chars": mc, "mode": mode, "fusion": fusion, "rrf_k": k,
-                         "bm25_weight": w, **ranking_metrics(bset.qrels, run)})
+            rows.append({"title": title, "max_chars": mc, "mode": mode, "fusion": fusion,
+                         "rrf_k": k, "bm25_weight": w, **ranking_metrics(bset.qrels, run)})
     return rows
 
 
@@ -461,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rrf-k", default=str(BEIR_RRF_K), help="e.g. 10,30,60")
     parser.add_argument("--bm25-weight", default="1", help="dense weight is 1; e.g. 0.5,1,2")
     parser.add_argument("--fusion", default=",".join(FUSIONS))
+    parser.add_argument("--title", default=BEIR_TITLE, help="text,header")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--model")
     parser.add_argument("--json", action="store_true")
@@ -469,15 +495,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = tune(args.dir, settings, args.split, [int(x) for x in _floats(args.max_chars)],
                 [int(x) for x in _floats(args.rrf_k)], _floats(args.bm25_weight),
-                [f.strip() for f in args.fusion.split(",")], args.limit)
+                [f.strip() for f in args.fusion.split(",")],
+                [t.strip() for t in args.title.split(",")], args.limit)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        print(f"{'max_chars':>9} {'mode':>7} {'fusion':>9} {'rrf_k':>5} {'w_bm25':>6} "
+        print(f"{'title':>6} {'max_chars':>9} {'mode':>7} {'fusion':>9} {'rrf_k':>5} {'w_bm25':>6} "
               + " ".join(f"{m:>10}" for m in BEIR_METRICS))
         for r in sorted(rows, key=lambda r: -r["ndcg@10"]):
-            print(f"{r['max_chars']:>9} {r['mode']:>7} {r['fusion']:>9} {r['rrf_k']:>5} "
-                  f"{r['bm25_weight']:>6} " + " ".join(f"{r[m]:>10.4f}" for m in BEIR_METRICS))
+            print(f"{r['title']:>6} {r['max_chars']:>9} {r['mode']:>7} {r['fusion']:>9} "
+                  f"{r['rrf_k']:>5} {r['bm25_weight']:>6} "
+                  + " ".join(f"{r[m]:>10.4f}" for m in BEIR_METRICS))
     print(f"{len(rows)} configurations in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 

@@ -142,6 +142,13 @@ def test_load_keeps_judged_queries_and_prepends_titles(beir_dir: Path) -> None:
     assert list(load_beir(beir_dir, "test", limit=2).queries) == ["q1", "q2"]
 
 
+def test_header_title_mode_leaves_the_text_alone(beir_dir: Path) -> None:
+    docs = {d.id: d for d in load_beir(beir_dir, "test", title_mode="header").documents}
+    assert docs["d1"].text == DOCS[0]["text"] and docs["d1"].title == "Honey bees"
+    with pytest.raises(BenchmarkError, match="unknown title mode 'footer'"):
+        load_beir(beir_dir, "test", title_mode="footer")
+
+
 def test_test_split_prefers_queries_test_file(beir_dir: Path) -> None:
     _jsonl(beir_dir / "queries_test.jsonl", [{"_id": q, "text": f"only {q}"}
                                              for q in ("q1", "q2", "q3")])
@@ -183,6 +190,9 @@ def test_missing_folder_and_split(beir_dir: Path, tmp_path: Path) -> None:
 def test_benchmark_defaults_apply_unless_the_user_set_a_value() -> None:
     assert benchmark_settings(Settings()).max_chars == BEIR_MAX_CHARS
     assert benchmark_settings(Settings(max_chars=1234)).max_chars == 1234
+    if hasattr(Settings(), "context_headers"):  # the title goes in the text or in a header
+        assert benchmark_settings(Settings(), "text").context_headers == "off"
+        assert benchmark_settings(Settings(), "header").context_headers == "on"
 
 
 class _Fixed:
