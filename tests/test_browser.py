@@ -313,3 +313,11 @@ def test_cors_in_a_real_browser(desktop: Session, server: dict[str, Any]) -> Non
     page.goto(f"http://localhost:{server['site_port']}/index.html", wait_until="load")
     blocked = page.evaluate("askApi('What does the Russian word sovet mean?')")
     assert isinstance(blocked, str) and blocked.startswith("blocked:")
+
+
+def test_twenty_api_clients_at_once(server: dict[str, Any]) -> None:
+    from bench_concurrency import one_round
+
+    results = one_round(server["url"], clients=20, offset=0, timeout=180)
+    assert all(r["ok"] for r in results), [r for r in results if not r["ok"]]
+    assert sum(r["cited"] for r in results) >= 15
