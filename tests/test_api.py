@@ -367,3 +367,15 @@ def test_everything_works_under_a_proxy_sub_path(pipeline: Pipeline) -> None:
         assert c.get("/embed/config").json()["root"].endswith("/course-chat/embed")
         assert 'href="/course-chat/ui-static/reader.css"' in c.get("/read/bees").text
         assert c.get("/api/documents/nope").json()["error"]
+
+
+def test_chat_settings_reach_the_pipeline(pipeline: Pipeline) -> None:
+    chat = ChatApp(pipeline)
+    *_, (_, records, _) = chat.respond("How do bees make honey?", [], "bm25", 1.0,
+                                       _Request())  # type: ignore[arg-type]
+    assert records[0]["a"]["settings"]["mode"] == "bm25"
+    assert records[0]["a"]["settings"]["k"] == 1
+    # Values the UI cannot send (a tampered request) fall back to the defaults.
+    *_, (_, records, _) = chat.respond("How do bees make honey?", [], "magic", None,
+                                       _Request())  # type: ignore[arg-type]
+    assert records[0]["a"]["settings"]["mode"] == pipeline.settings.mode

@@ -134,13 +134,19 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     status(f"Loading the index for {settings.corpus} …")
     pipeline = Pipeline.open(settings, status=status)
     pipeline.warm_up()
-    app = create_app(pipeline, feedback=feedback, cors_origins=cors_origins,
-                     root_path=root_path)
+    # A `cors_origins` setting (comma-separated; config file or RAG_CORS_ORIGINS), if the
+    # Settings in use has one, adds to the --cors-origin flags.
+    configured = str(getattr(settings, "cors_origins", "") or "")
+    origins = list(dict.fromkeys([*cors_origins, *filter(None, (
+        o.strip() for o in configured.split(",")))]))
+    app = create_app(pipeline, feedback=feedback, cors_origins=origins, root_path=root_path)
     shown = f"[{host}]" if ":" in host else host
     status(f"Chat:  http://{shown}:{port}/   "
            f"(embed: {EMBED_PATH}/, API docs: /docs)")
     if feedback:
         status(f"Feedback votes are appended to {feedback}")
+    if origins:
+        status(f"API open to these origins (CORS): {', '.join(origins)}")
     uvicorn.run(app, host=host, port=port, log_level="warning",
                 # uvicorn puts the prefix back in front of each path the proxy stripped, so
                 # every mounted app (chat, embed, static) routes and links consistently.
