@@ -213,6 +213,15 @@ def test_citations_survive_a_reload(desktop: Session) -> None:
     restored.wait_for(timeout=30_000)
     assert "sovet" in restored.locator(".cr-quote").inner_text()
     assert restored.locator(".cr-source mark").count() == 1
+    # The trash button forgets the conversation for good, reload included.
+    key = "cited-readings-chat"
+    stored = page.evaluate("k => localStorage.getItem(k)", key)
+    assert stored
+    page.locator("#cr-chat button[aria-label='Clear']").click()
+    page.wait_for_function("([k, old]) => localStorage.getItem(k) !== old", arg=[key, stored])
+    page.reload(wait_until="networkidle")
+    page.get_by_text("What does dvoevlastie translate to in English?").wait_for()
+    assert page.locator("#cr-chat .cr-answer").count() == 0
 
 
 def test_thumbs_up_is_appended_to_the_feedback_file(desktop: Session,
@@ -223,11 +232,13 @@ def test_thumbs_up_is_appended_to_the_feedback_file(desktop: Session,
     ask(page, SOVET)
     page.locator("#cr-chat button[aria-label='Like']").last.click()
     deadline = time.monotonic() + 15
+    lines: list[str] = []
     while time.monotonic() < deadline:
         lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
         if len(lines) > before:
             break
         time.sleep(0.2)
+    assert len(lines) > before, "no vote was written"
     vote = json.loads(lines[-1])
     assert vote["vote"] == "up" and vote["question"] == SOVET
     assert vote["citations"][0]["doc_id"] == "lih-all-power-to-the-soviets"
