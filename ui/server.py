@@ -34,11 +34,13 @@ EMBED_PATH = "/embed"
 GRADIO_JS = Path(gr.__file__).resolve().parent / "templates" / "frontend" / "gradio.js"
 # Gradio serves its own files under `/static` of each mounted app, so ours live elsewhere.
 STATIC_PATH = "/ui-static"
-# How many answers the chat computes at the same time. Embedding is serialised by one lock
-# in the embedder (torch gains nothing from parallel calls on a 2-core machine), so more
-# workers only add waiting inside the pipeline; fewer would make one slow question (a
-# first-time passage embedding, ~2 s) hold up everyone else's cached, ~50 ms ones. Four lets
-# quick answers pass a slow one; the rest wait in Gradio's queue and see their position.
+# How many answers the chat computes at the same time (Gradio's default is 1). Every
+# question passes through the embedder's one lock (torch gains nothing from parallel calls
+# on 2 cores), but retrieval, BM25 and quote scoring can overlap with another question's
+# embedding, so a few workers keep a quick question from queueing behind a slow one (a
+# first-time passage embedding takes seconds). More than a few only adds threads waiting on
+# that lock: with 20 simultaneous browser users, limits 1, 4 and 20 all answered everyone
+# in a few seconds, within the noise of 20 browsers sharing the same 2 cores.
 CHAT_CONCURRENCY = 4
 # Beyond this many waiting questions, new ones are told the queue is full rather than
 # waiting minutes: a classroom is dozens of students, not thousands.
