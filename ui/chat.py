@@ -18,6 +18,7 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from gradio.components.chatbot import Message, MessageDict  # noqa: E402
 
 from rag.pipeline import Pipeline, QuestionError, validate_question  # noqa: E402
 from rag.settings import MAX_K, MODES  # noqa: E402
@@ -29,6 +30,7 @@ from ui.render import (  # noqa: E402
     render_question,
 )
 
+Messages = list[MessageDict | Message]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CHAT_CSS = STATIC_DIR / "chat.css"
 CHAT_JS = STATIC_DIR / "chat.js"
@@ -114,9 +116,9 @@ class ChatApp:
 
     # -- rendering ---------------------------------------------------------------------
 
-    def messages(self, records: list[dict[str, Any]], base: str) -> list[dict[str, str]]:
+    def messages(self, records: list[dict[str, Any]], base: str) -> Messages:
         """Chat messages for the stored turns: always two per turn, question then answer."""
-        out = []
+        out: Messages = []
         for i, r in enumerate(records):
             out.append({"role": "user", "content": render_question(r["q"])})
             if "error" in r:
@@ -141,9 +143,9 @@ class ChatApp:
         if not isinstance(message, str) or not message.strip():
             yield self.messages(records, base), records, ""
             return
-        pending = self.messages(records, base) + [
-            {"role": "user", "content": render_question(message)},
-            {"role": "assistant", "content": render_pending()}]
+        ask: Messages = [{"role": "user", "content": render_question(message)},
+                                  {"role": "assistant", "content": render_pending()}]
+        pending = self.messages(records, base) + ask
         yield pending, records, ""
         k_int = int(k) if isinstance(k, int | float) else None
         mode = mode if mode in MODES else None
@@ -235,15 +237,15 @@ class ChatApp:
 
             inputs = [question, stored, mode, k]
             outputs = [chatbot, stored, question]
-            question.submit(self.respond, inputs, outputs, api_name=False)
-            send.click(self.respond, inputs, outputs, api_name=False)
+            question.submit(self.respond, inputs, outputs, api_visibility="private")
+            send.click(self.respond, inputs, outputs, api_visibility="private")
             chatbot.example_select(self.pick_example, None, question, queue=False,
-                                   api_name=False).then(
-                self.respond, inputs, outputs, api_name=False)
-            chatbot.clear(self.clear, None, stored, queue=False, api_name=False)
+                                   api_visibility="private").then(
+                self.respond, inputs, outputs, api_visibility="private")
+            chatbot.clear(self.clear, None, stored, queue=False, api_visibility="private")
             if self.feedback is not None:
-                chatbot.like(self.vote, stored, stored, queue=False, api_name=False)
-            blocks.load(self.restore, stored, chatbot, queue=False, api_name=False)
+                chatbot.like(self.vote, stored, stored, queue=False, api_visibility="private")
+            blocks.load(self.restore, stored, chatbot, queue=False, api_visibility="private")
         return blocks
 
 
