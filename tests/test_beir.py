@@ -8,12 +8,14 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evals.beir import (
     BEIR_MAX_CHARS,
     BenchmarkError,
     DocumentRetriever,
+    QueryVectors,
     benchmark_settings,
     load_beir,
     run_beir,
@@ -26,6 +28,7 @@ from evals.benchmark_metrics import (
     ranking_metrics,
 )
 from evals.trec import read_run, write_qrels, write_run
+from index.embedder import HashingEmbedder
 from index.passage import Passage
 from rag.settings import Settings
 from rag.types import Hit
@@ -216,6 +219,25 @@ def test_document_retriever_asks_deeper_until_k_documents() -> None:
     assert [h.row for h in hits] == [0, 1, 2]
     assert inner.asked == [12, 17]
     assert [h.passage.doc_id for h in docs.search("q", 5)] == ["a", "b", "c"]  # exhausted
+
+
+class _Counting:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return HashingEmbedder().embed(texts)
+
+
+def test_query_vectors_embed_queries_once_in_batches() -> None:
+    inner = _Counting()
+    qv = QueryVectors(inner, ["a b", "c d", "a b", "e f"], progress=False, batch=2)
+    assert inner.calls == [["a b", "c d"], ["e f"]]
+    assert np.array_equal(qv.embed(["c d"]), HashingEmbedder().embed(["c d"]))
+    assert len(inner.calls) == 2
+    assert np.array_equal(qv.embed(["other text"]), HashingEmbedder().embed(["other text"]))
+    assert inner.calls[-1] == ["other text"]
 
 
 def test_tune_refuses_the_test_split(beir_dir: Path, tmp_path: Path) -> None:
