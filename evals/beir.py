@@ -300,16 +300,16 @@ def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
     """A document-level retriever for a mode, built from the pipeline's own retrievers."""
     if fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     base = dict(passage_retrievers or {})
-    for m in ("dense", "bm25"):
-        base.setdefault(m, pipeline.retriever(m))
+    for m in ("dense", "bm25") if mode == "hybrid" else (mode,):
+        base.setdefault(m, pipeline.retriever(m))  # builds BM25 only for modes that use it
     n = len(pipeline.index.passages)
     rows = {doc_id: i for i, doc_id in enumerate(pipeline.index.documents)}
     rrf_k = pipeline.settings.rrf_k
     if mode in ("dense", "bm25"):
         return DocumentRetriever(base[mode], n, rows)
-    if mode != "hybrid":
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if fusion == "passage":
         fused = HybridRetriever([base["dense"], base["bm25"]], rrf_k=rrf_k, weights=weights)
         return DocumentRetriever(fused, n, rows)
