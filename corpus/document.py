@@ -33,7 +33,7 @@ class Document:
     attributions: tuple[Attribution, ...] = field(default=())
 
     def author_at(self, offset: int) -> tuple[str | None, str | None]:
-        """Return (author, role) of the words at `offset`; role is None for the document's author."""
+        """(author, role) of the words at `offset`; role is None for the document's author."""
         for a in self.attributions:
             if a.start <= offset < a.end:
                 return a.author, a.role

@@ -68,7 +68,8 @@ def load_markdown(path: Path, raw: str) -> list[Document]:
         try:
             loaded = yaml.safe_load(m.group(1)) or {}
         except yaml.YAMLError as e:
-            raise LoadError(f"{path.name}: front matter is not valid YAML ({e.__class__.__name__})")
+            raise LoadError(
+                f"{path.name}: front matter is not valid YAML ({e.__class__.__name__})") from None
         if not isinstance(loaded, dict):
             raise LoadError(f"{path.name}: front matter must be a mapping")
         meta, body = loaded, raw[m.end():]

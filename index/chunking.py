@@ -92,11 +92,13 @@ def _line_sentences(text: str, start: int, end: int) -> list[Span]:
     return out
 
 
-def chunk_text(doc_id: str, text: str, max_chars: int = 700) -> list[Passage]:
+def chunk_text(doc_id: str, text: str, max_chars: int = 700,
+               breaks: tuple[int, ...] = ()) -> list[Passage]:
     """Cut a document into passages of whole sentences, packing paragraphs up to `max_chars`.
 
     Paragraphs are packed greedily; a paragraph longer than `max_chars` is split between
-    sentences, and a single sentence longer than `max_chars` becomes its own passage.
+    sentences, and a single sentence longer than `max_chars` becomes its own passage. No
+    passage spans an offset in `breaks` (where another writer's words begin).
     """
     passages: list[Passage] = []
     group: list[Span] = []
@@ -112,7 +114,8 @@ def chunk_text(doc_id: str, text: str, max_chars: int = 700) -> list[Passage]:
         if group and p_end - group[0][0] > max_chars:
             flush()
         for sent in sents:
-            if group and sent[1] - group[0][0] > max_chars:
+            crosses = any(group[0][0] < b <= sent[0] for b in breaks) if group else False
+            if group and (crosses or sent[1] - group[0][0] > max_chars):
                 flush()
             group.append(sent)
     flush()

@@ -60,8 +60,10 @@ class SentenceTransformerEmbedder:
         """Vector size of the model."""
         self.warm_up()
         assert self._model is not None
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension")
+        # sentence-transformers 5 renamed the method; accept both spellings.
+        model = self._model
+        get_dim = (getattr(model, "get_embedding_dimension", None)
+                   or model.get_sentence_embedding_dimension)
         return int(get_dim())
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -8,13 +8,24 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Passage:
-    """`document.text[start:end] == text`; `sentences` are (start, end) pairs in the same frame."""
+    """`document.text[start:end] == text`; `sentences` are (start, end) pairs in the same frame.
+
+    `context` is a short header (title, who wrote these words) that is indexed with the
+    passage but never quoted: questions often name the reading or the writer ("according
+    to Lih", "the second reader comment"), and the passage text alone rarely does.
+    """
 
     doc_id: str
     start: int
     end: int
     text: str
     sentences: tuple[tuple[int, int], ...]
+    context: str = ""
+
+    @property
+    def retrieval_text(self) -> str:
+        """What the retrievers see: the context header, then the passage."""
+        return f"{self.context}\n\n{self.text}" if self.context else self.text
 
     @property
     def id(self) -> str:
@@ -29,10 +40,10 @@ class Passage:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the passages table."""
         return {"doc_id": self.doc_id, "start": self.start, "end": self.end, "text": self.text,
-                "sentences": [list(s) for s in self.sentences]}
+                "sentences": [list(s) for s in self.sentences], "context": self.context}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Passage:
         """Inverse of `to_dict`."""
         return cls(d["doc_id"], d["start"], d["end"], d["text"],
-                   tuple((int(a), int(b)) for a, b in d["sentences"]))
+                   tuple((int(a), int(b)) for a, b in d["sentences"]), d.get("context", ""))

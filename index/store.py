@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -96,11 +96,21 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def chunk_documents(documents: Sequence[Document], max_chars: int) -> list[Passage]:
-    """All passages of all documents, in document order."""
+def context_header(doc: Document, start: int) -> str:
+    """The header indexed with a passage starting at `start`: title and who wrote it."""
+    author, role = doc.author_at(start)
+    who = f"{role} by {author}" if role and author else (author or "")
+    return f"{doc.title}. {who}".strip().rstrip(".") + "."
+
+
+def chunk_documents(documents: Sequence[Document], max_chars: int,
+                    headers: bool = True) -> list[Passage]:
+    """All passages of all documents, in document order, with context headers if asked."""
     out: list[Passage] = []
     for doc in documents:
-        out.extend(chunk_text(doc.id, doc.text, max_chars=max_chars))
+        breaks = tuple(a.start for a in doc.attributions)
+        for p in chunk_text(doc.id, doc.text, max_chars=max_chars, breaks=breaks):
+            out.append(replace(p, context=context_header(doc, p.start)) if headers else p)
     return out
 
 
@@ -136,7 +146,8 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
                 progress: bool = True) -> BuildReport:
     """Chunk, embed and write an index to `path`, reusing vectors of unchanged passages."""
     t0 = time.perf_counter()
-    passages = chunk_documents(documents, int(index_settings["max_chars"]))
+    passages = chunk_documents(documents, int(index_settings["max_chars"]),
+                               bool(index_settings.get("context_headers", True)))
     if not passages:
         raise IndexError_("the documents contain no text to index")
 
@@ -149,11 +160,11 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
             if old.manifest.get("model") == model:
                 old_vecs = old.stored_vectors()
                 for row, p in enumerate(old.passages):
-                    reuse[_text_key(model, p.text)] = old_vecs[row]
+                    reuse[_text_key(model, p.retrieval_text)] = old_vecs[row]
         except IndexError_:
             reuse = {}
 
-    keys = [_text_key(model, p.text) for p in passages]
+    keys = [_text_key(model, p.retrieval_text) for p in passages]
     todo = [i for i, key in enumerate(keys) if key not in reuse]
     new_vecs: dict[int, np.ndarray] = {}
     batch = 32
@@ -161,7 +172,7 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
               disable=not progress or not todo) as bar:
         for b in range(0, len(todo), batch):
             rows = todo[b:b + batch]
-            vecs = embedder.embed([passages[i].text for i in rows])
+            vecs = embedder.embed([passages[i].retrieval_text for i in rows])
             for i, v in zip(rows, vecs, strict=True):
                 new_vecs[i] = v
             bar.update(len(rows))

@@ -10,7 +10,13 @@ from corpus.collection import Corpus, load_corpus
 from corpus.document import Document
 from index.embedder import Embedder, make_embedder
 from index.store import BuildReport, Index, build_index, load_index, staleness
-from rag.quoting import VectorCache, make_citations, pick_quotes, score_candidates
+from rag.quoting import (
+    VectorCache,
+    make_citations,
+    pick_quotes,
+    quote_units,
+    score_candidates,
+)
 from rag.retrieval import BM25Retriever, Retriever, make_retriever
 from rag.settings import MAX_K, MODES, Settings
 from rag.types import Answer
@@ -95,13 +101,23 @@ class Pipeline:
             warm()
         self.retriever(self.settings.mode)
 
+    def warm_cache(self, limit: int = 20_000) -> int:
+        """Embed every quotable unit now (if there are at most `limit`), so that the first
+        questions after start-up are as fast as later ones. Returns how many were embedded."""
+        texts = [t for p in self.index.passages for *_, t in quote_units(p)]
+        if len(texts) > limit:
+            return 0
+        self._cache.embed(texts)
+        return len(texts)
+
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer with verbatim quotes and citations, or abstain with possibly related passages."""
         validate_question(question, k, mode)
         s = self.settings.replace(k=k, mode=mode)
         hits = self.retriever(s.mode).search(question, s.k)
         qv = self._cache.embed([question])[0]
-        candidates = score_candidates(question, qv, hits, self._cache, s.lexical_weight)
+        candidates = score_candidates(question, qv, hits, self._cache, s.lexical_weight,
+                                      s.rank_weight)
         chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
         confidence = chosen[0].score if chosen else 0.0
         abstained = confidence < s.abstain_threshold

@@ -12,6 +12,7 @@ import numpy as np
 
 from corpus.document import Document
 from index.embedder import Embedder
+from index.passage import Passage
 from rag.terms import content_terms
 from rag.types import Citation, Hit
 
@@ -71,21 +72,32 @@ class VectorCache:
         return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)  # type: ignore
 
 
+def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
+    """The quotable units of a passage: (start, end, n_sentences, text) for each sentence and
+    each pair of adjacent sentences on one line, skipping units too short to be an answer."""
+    units = []
+    for i, (s, e) in enumerate(p.sentences):
+        units.append((s, e, 1))
+        if i + 1 < len(p.sentences):
+            nxt_s, nxt_e = p.sentences[i + 1]
+            if "\n" not in p.text[e - p.start:nxt_s - p.start]:
+                units.append((s, nxt_e, 2))
+    out = []
+    for s, e, n in units:
+        text = p.text[s - p.start:e - p.start]
+        if len(text.split()) >= MIN_QUOTE_WORDS:
+            out.append((s, e, n, text))
+    return out
+
+
 def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[Hit],
-                     cache: VectorCache, lexical_weight: float) -> list[Candidate]:
+                     cache: VectorCache, lexical_weight: float,
+                     rank_weight: float = 0.0) -> list[Candidate]:
     """Score each sentence, and each pair of adjacent sentences, of every hit:
-    cosine to the question plus the share of question words it contains."""
-    spans: list[tuple[int, Hit, int, int, int]] = []
-    for rank, hit in enumerate(hits):
-        p = hit.passage
-        for i, (s, e) in enumerate(p.sentences):
-            spans.append((rank, hit, s, e, 1))
-            if i + 1 < len(p.sentences) and "\n" not in p.text[e - p.start:p.sentences[i + 1][0]
-                                                               - p.start]:
-                spans.append((rank, hit, s, p.sentences[i + 1][1], 2))
-    units = [(r, h, s, e, n, h.passage.text[s - h.passage.start:e - h.passage.start])
-             for r, h, s, e, n in spans]
-    units = [u for u in units if len(u[5].split()) >= MIN_QUOTE_WORDS]
+    cosine to the question, plus the share of question words it contains, plus a prior for
+    the rank of its passage (the fused ranking has seen the whole passage, not one line)."""
+    units = [(rank, hit, s, e, n, text) for rank, hit in enumerate(hits)
+             for s, e, n, text in quote_units(hit.passage)]
     if not units:
         return []
     vecs = cache.embed([u[5] for u in units])
@@ -94,7 +106,8 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
     out = []
     for (rank, hit, s, e, n, text), c in zip(units, cos, strict=True):
         overlap = len(q_terms & content_terms(text)) / len(q_terms) if q_terms else 0.0
-        score = float(c) + lexical_weight * overlap - PAIR_PENALTY * (n - 1)
+        score = (float(c) + lexical_weight * overlap + rank_weight / (1 + rank)
+                 - PAIR_PENALTY * (n - 1))
         if text.rstrip("”\"’' )").endswith("?"):
             score -= QUESTION_PENALTY
         out.append(Candidate(rank, hit, s, e, text, score, n))

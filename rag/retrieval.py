@@ -50,7 +50,7 @@ class BM25Retriever:
         self._bm25s = bm25s
         self.passages = list(passages)
         self._stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize([p.text for p in self.passages], stopwords="en",
+        tokens = bm25s.tokenize([p.retrieval_text for p in self.passages], stopwords="en",
                                 stemmer=self._stemmer, return_ids=False, show_progress=False)
         self._model = bm25s.BM25()
         self._model.index(tokens, show_progress=False)

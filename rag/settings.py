@@ -42,18 +42,25 @@ class Settings:
     data_dir: str = ""
     index: str = ""
     model: str = BUNDLED_MODEL
-    max_chars: int = 700
+    max_chars: int = 1000
+    # Index each passage with its document's title and writer (see Passage.context).
+    context_headers: str = "on"
     mode: str = "hybrid"
     k: int = 5
     rrf_k: int = 60
     max_quotes: int = 3
     # A second or third quote must score within this margin of the best one.
-    quote_margin: float = 0.08
+    quote_margin: float = 0.12
     # How much the share of question words found in a sentence adds to its cosine score.
     lexical_weight: float = 0.3
+    # Bonus rank_weight / (1 + rank) for sentences of higher-ranked passages.
+    rank_weight: float = 0.1
     # Below this answer score the system abstains. The shipped value comes from
     # rag/calibration.json, which `rag eval --calibrate` fits by cross-validation.
     abstain_threshold: float = 0.45
+    # Origins (comma-separated) allowed to call the HTTP API from a browser; `rag serve
+    # --cors-origin` adds to these. Empty: CORS closed.
+    cors_origins: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -62,6 +69,8 @@ class Settings:
             raise SettingsError(f"k must be between 1 and {MAX_K}, got {self.k}")
         if not 1 <= self.max_quotes <= 10:
             raise SettingsError(f"max_quotes must be between 1 and 10, got {self.max_quotes}")
+        if self.context_headers not in ("on", "off"):
+            raise SettingsError(f"context_headers must be on or off, got {self.context_headers!r}")
         if self.max_chars < 100:
             raise SettingsError(f"max_chars must be at least 100, got {self.max_chars}")
 
@@ -85,14 +94,15 @@ class Settings:
 
     def index_settings(self) -> dict[str, Any]:
         """The settings that shape the stored index (a change means a rebuild)."""
-        return {"max_chars": self.max_chars}
+        return {"max_chars": self.max_chars, "context_headers": self.context_headers == "on"}
 
     def public(self) -> dict[str, Any]:
         """Settings worth reporting with an answer or an eval (no local paths)."""
         return {"mode": self.mode, "k": self.k, "model": self.model,
-                "max_chars": self.max_chars, "rrf_k": self.rrf_k,
+                "max_chars": self.max_chars, "context_headers": self.context_headers,
+                "rrf_k": self.rrf_k,
                 "max_quotes": self.max_quotes, "quote_margin": self.quote_margin,
-                "lexical_weight": self.lexical_weight,
+                "lexical_weight": self.lexical_weight, "rank_weight": self.rank_weight,
                 "abstain_threshold": self.abstain_threshold}
 
     def replace(self, **changes: Any) -> Settings:
