@@ -289,3 +289,14 @@ def test_run_beir_with_qa_reports_answer_rates(beir_dir: Path, tmp_path: Path,
 def test_run_beir_unknown_mode(beir_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(BenchmarkError, match="unknown mode 'sparse'"):
         run_beir(_args(beir_dir, mode="sparse"), _settings(tmp_path / "d"))
+
+
+@pytest.mark.slow
+def test_run_beir_with_the_bundled_model(beir_dir: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(data_dir=str(tmp_path / "d"))
+    assert run_beir(_args(beir_dir, json=True), settings) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["model"] == "all-MiniLM-L6-v2"
+    for mode in ("dense", "bm25", "hybrid"):
+        assert report["modes"][mode]["ndcg@10"] == pytest.approx(1.0)
