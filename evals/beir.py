@@ -421,13 +421,15 @@ def format_report(report: Mapping[str, Any]) -> str:
              f"{report['n_documents']} documents, {report['n_passages']} passages; "
              f"model {report['settings']['model']}, max_chars {report['settings']['max_chars']}, "
              f"{report['fusion']['method']} fusion rrf_k {report['fusion']['rrf_k']} "
-             f"weights {report['fusion']['weights']}",
+             f"weights {report['fusion']['weights']}, title as {report.get('title', '?')}",
              f"{'metric':<24}" + "".join(f"{m:>10}" for m in modes)]
     for key in keys:
         cells = [report["modes"][m].get(key) for m in modes]
         fmt = "{:>10.1f}" if key.endswith("seconds") else "{:>10.4f}"
         lines.append(f"{key:<24}" + "".join(fmt.format(c) if c is not None else f"{'-':>10}"
                                           for c in cells))
+    lines.append(f"index ready in {report['index_seconds']:.1f} s; queries embedded in "
+                 f"{report.get('query_embedding_seconds', 0.0):.1f} s")
     if report["answer_sample"]:
         a = report["answer_sample"]
         lines.append(f"answer rates: seeded sample of {a['size']} of {a['of']} questions "
