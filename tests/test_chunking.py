@@ -1,0 +1,154 @@
+"""Property and example tests for index.chunking: every span maps back to the text exactly."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus.collection import DEFAULT_CORPUS_DIR, load_corpus
+from index.chunking import chunk_text, paragraphs, sentences
+from index.passage import Passage
+
+# Words, punctuation, quotes, footnote markers, unicode letters and every kind of gap the
+# chunker has to cope with (spaces, single newlines, blank lines, tabs).
+_PIECES = st.sampled_from([
+    "Dual power", "soviets", "Lenin", "vlast", "вся власть советам", "Egalité", "“quoted”",
+    "‘single’", '"plain"', "'apos'", "[1]", "[23].", "(e.g.", "Mr.", "U.S.", "3.14", "1917",
+    "…", "—", "!", "?", ".", ",", ";", ":", "ÅÄÖ", "日本語", "😀", "a", "Z",
+])
+_GAPS = st.sampled_from([" ", "  ", "\n", "\n\n", " \n \n", "\t", "\n\n\n", ". ", ".\n\n"])
+texts = st.lists(st.tuples(_PIECES, _GAPS), max_size=40).map(
+    lambda parts: "".join(a + b for a, b in parts))
+# Unstructured text too: arbitrary unicode with whitespace mixed in.
+wild_texts = st.text(
+    alphabet=st.one_of(st.characters(blacklist_categories=("Cs",)),
+                       st.sampled_from([" ", "\n", "\t", ".", "“", "”", '"'])),
+    max_size=300)
+any_text = st.one_of(texts, wild_texts)
+
+PROPERTY_SETTINGS = settings(max_examples=150, deadline=None,
+                             suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check_passages(text: str, passages: list[Passage], max_chars: int) -> None:
+    prev_end = 0
+    prev_sent_end = 0
+    for p in passages:
+        assert text[p.start:p.end] == p.text
+        assert p.text == p.text.strip() and p.text
+        assert p.start >= prev_end, "passages overlap or are out of order"
+        prev_end = p.end
+        assert p.sentences, "a passage without sentences"
+        assert p.sentences[0][0] == p.start and p.sentences[-1][1] == p.end
+        for s, e in p.sentences:
+            assert p.start <= s < e <= p.end
+            assert s >= prev_sent_end, "sentences overlap or are out of order"
+            prev_sent_end = e
+            piece = text[s:e]
+            assert piece == piece.strip(), f"outer whitespace in sentence {piece!r}"
+        if len(p.sentences) > 1:
+            assert p.end - p.start <= max_chars
+
+
+@PROPERTY_SETTINGS
+@given(text=any_text, max_chars=st.integers(min_value=1, max_value=400))
+def test_passages_map_back_exactly(text: str, max_chars: int) -> None:
+    passages = chunk_text("doc", text, max_chars=max_chars)
+    _check_passages(text, passages, max_chars)
+    assert all(p.doc_id == "doc" for p in passages)
+
+
+@PROPERTY_SETTINGS
+@given(text=any_text, max_chars=st.integers(min_value=1, max_value=400))
+def test_every_non_whitespace_character_is_in_a_sentence(text: str, max_chars: int) -> None:
+    covered = [False] * len(text)
+    for p in chunk_text("doc", text, max_chars=max_chars):
+        for s, e in p.sentences:
+            for i in range(s, e):
+                covered[i] = True
+    missing = [(i, text[i]) for i, c in enumerate(covered) if not c and not text[i].isspace()]
+    assert not missing, f"characters in no sentence: {missing[:5]}"
+
+
+@PROPERTY_SETTINGS
+@given(text=any_text)
+def test_sentences_of_a_slice_stay_in_the_slice(text: str) -> None:
+    for start, end in paragraphs(text):
+        assert text[start:end] == text[start:end].strip()
+        prev = start
+        for s, e in sentences(text, start, end):
+            assert prev <= s < e <= end
+            assert text[s:e] == text[s:e].strip()
+            prev = e
+
+
+@PROPERTY_SETTINGS
+@given(text=texts, data=st.data(), max_chars=st.integers(min_value=20, max_value=400))
+def test_no_passage_spans_a_break(text: str, data: st.DataObject, max_chars: int) -> None:
+    starts = sorted({s for p in chunk_text("d", text, max_chars=10_000) for s, _ in p.sentences})
+    breaks = tuple(data.draw(st.lists(st.sampled_from(starts), max_size=4, unique=True))
+                   if starts else ())
+    passages = chunk_text("d", text, max_chars=max_chars, breaks=breaks)
+    _check_passages(text, passages, max_chars)
+    for p in passages:
+        for b in breaks:
+            # A break is a sentence start: it may begin a passage, never fall inside one.
+            assert not p.start < b < p.end, (b, p.start, p.end)
+
+
+@pytest.mark.parametrize("text, first", [
+    # pysbd emits the marker as a segment of its own here; the chunker merges it back.
+    ("Soviet power was real in 1917. [1]. The Provisional Government was weak.",
+     "Soviet power was real in 1917. [1]."),
+    ("Soviet power was real in 1917. [1]", "Soviet power was real in 1917. [1]"),
+    ("It ended in 1917. 12. Then more.", "It ended in 1917. 12."),
+    # As in the Lih reading: a marker straight after the full stop.
+    ("It is the only government we have.[2]\nNext line.", "It is the only government we have.[2]"),
+])
+def test_footnote_marker_joins_the_sentence_before(text: str, first: str) -> None:
+    pieces = [text[s:e] for s, e in sentences(text)]
+    assert pieces[0] == first
+    assert not any(not any(ch.isalpha() for ch in p) for p in pieces), pieces
+
+
+def test_blank_lines_are_paragraphs_and_line_breaks_end_sentences() -> None:
+    text = "  First para line one\nline two.\n\n\n Second para.  \n"
+    assert [text[s:e] for s, e in paragraphs(text)] == [
+        "First para line one\nline two.", "Second para."]
+    (p,) = chunk_text("d", text, max_chars=1000)
+    assert [text[s:e] for s, e in p.sentences] == [
+        "First para line one", "line two.", "Second para."]
+
+
+def test_long_sentence_is_its_own_passage() -> None:
+    long = "word " * 60 + "end."
+    text = f"Short one. {long} Short two."
+    passages = chunk_text("d", text, max_chars=50)
+    assert any(p.text == long.strip() for p in passages)
+    _check_passages(text, passages, 50)
+
+
+def test_empty_and_whitespace_texts_have_no_passages() -> None:
+    assert chunk_text("d", "") == []
+    assert chunk_text("d", " \n\n\t \n") == []
+
+
+@pytest.mark.parametrize("max_chars", [200, 1000])
+def test_default_corpus_chunks_with_exact_offsets(max_chars: int) -> None:
+    corpus = load_corpus(DEFAULT_CORPUS_DIR)
+    assert corpus.documents
+    for doc in corpus.documents:
+        breaks = tuple(a.start for a in doc.attributions)
+        passages = chunk_text(doc.id, doc.text, max_chars=max_chars, breaks=breaks)
+        assert passages, doc.id
+        _check_passages(doc.text, passages, max_chars)
+        for p in passages:
+            for i in range(len(p.sentences)):
+                s, e = p.sentences[i]
+                assert p.sentence_text(i) == doc.text[s:e]
+            for b in breaks:
+                assert not p.start < b < p.end
+            # No passage mixes the article's author with a commenter.
+            authors = {doc.author_at(s) for s, _ in p.sentences}
+            assert len(authors) == 1, (doc.id, p.start, authors)
