@@ -1,0 +1,338 @@
+"""Loaders (md/txt, HTML, WordPress JSON, PDF), load_corpus, and the shipped default corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corpus.collection import DEFAULT_CORPUS_DIR, CorpusError, load_corpus
+from corpus.loaders import LoadError, load_file, slugify
+
+DEFAULT_IDS = {
+    "redpepper-dual-power", "beyond-resistance-dual-power", "socialist-worker-soviet-power",
+    "dual-power-overview", "lih-all-power-to-the-soviets",
+}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- Markdown / text -----------------------------------------------------------------------
+
+def test_markdown_with_front_matter(tmp_path: Path) -> None:
+    path = _write(tmp_path / "My Notes.md", (
+        "---\nid: notes-1\ntitle: Notes on power\nauthor: A. Writer\npublisher: Pub\n"
+        "date: '2020-05-01'\nurl: https://example.org/n\n---\n\n"
+        "# Heading\n\nFirst paragraph.\r\n\r\nSecond paragraph.\n\n"))
+    (doc,) = load_file(path)
+    assert doc.id == "notes-1"
+    assert doc.title == "Notes on power"
+    assert (doc.author, doc.publisher, doc.date, doc.url) == (
+        "A. Writer", "Pub", "2020-05-01", "https://example.org/n")
+    assert doc.text == "# Heading\n\nFirst paragraph.\n\nSecond paragraph."
+    assert doc.source == "My Notes.md"
+    assert doc.attributions == ()
+
+
+def test_markdown_without_front_matter_uses_heading_and_file_name(tmp_path: Path) -> None:
+    (doc,) = load_file(_write(tmp_path / "Week 3 Reading.md", "# The Title\n\nBody text here.\n"))
+    assert doc.id == slugify("Week 3 Reading") == "week-3-reading"
+    assert doc.title == "The Title"
+    assert doc.author is None
+    assert doc.text == "# The Title\n\nBody text here."
+
+
+def test_plain_text_without_heading_is_titled_by_file_stem(tmp_path: Path) -> None:
+    (doc,) = load_file(_write(tmp_path / "plain.txt", "Just words.\nMore words.\n"))
+    assert (doc.id, doc.title, doc.text) == ("plain", "plain", "Just words.\nMore words.")
+
+
+def test_attributions_become_offsets_and_author_at(tmp_path: Path) -> None:
+    body = ("The article says one thing.\n\nReply one: I disagree.\n\n"
+            "Reply two: I agree.")
+    path = _write(tmp_path / "a.md", (
+        "---\ntitle: T\nauthor: Main Author\nattributions:\n"
+        "- start_at: 'Reply two:'\n  author: Second\n"
+        "- start_at: 'Reply one:'\n  author: First\n  role: reader comment\n---\n" + body))
+    (doc,) = load_file(path)
+    assert doc.text == body
+    first, second = doc.attributions  # sorted by position, whatever the front-matter order
+    assert doc.text[first.start:first.end] == "Reply one: I disagree.\n\n"
+    assert doc.text[second.start:second.end] == "Reply two: I agree."
+    assert (first.author, first.role) == ("First", "reader comment")
+    assert (second.author, second.role) == ("Second", "reader comment")
+    assert doc.author_at(0) == ("Main Author", None)
+    assert doc.author_at(first.start - 1) == ("Main Author", None)
+    assert doc.author_at(first.start) == ("First", "reader comment")
+    assert doc.author_at(second.start) == ("Second", "reader comment")
+    assert doc.author_at(len(doc.text) - 1) == ("Second", "reader comment")
+
+
+def test_bad_yaml_front_matter_is_a_load_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bad.md", "---\ntitle: [unclosed\nauthor: x: y\n---\nText.\n")
+    with pytest.raises(LoadError, match="bad.md"):
+        load_file(path)
+
+
+def test_front_matter_that_is_not_a_mapping_is_a_load_error(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="mapping"):
+        load_file(_write(tmp_path / "list.md", "---\n- a\n- b\n---\nText.\n"))
+
+
+def test_attribution_text_not_found_is_a_load_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "a.md", (
+        "---\ntitle: T\nattributions:\n- start_at: 'Nowhere to be seen'\n  author: X\n---\n"
+        "Body.\n"))
+    with pytest.raises(LoadError, match="attribution text not found"):
+        load_file(path)
+
+
+def test_empty_and_non_utf8_files_are_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="empty"):
+        load_file(_write(tmp_path / "empty.md", "  \n\n"))
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(LoadError, match="UTF-8"):
+        load_file(latin)
+
+
+def test_unsupported_suffix_is_a_load_error(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="unsupported"):
+        load_file(_write(tmp_path / "x.docx", "not really"))
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+def test_html_main_text_drops_nav_and_footer(tiny_corpus: Path) -> None:
+    (doc,) = load_file(tiny_corpus / "volcano.html")
+    assert doc.id == "volcano"
+    assert doc.title == "Volcanoes explained"
+    assert "molten rock escapes" in doc.text
+    assert "buried the Roman town of Pompeii" in doc.text
+    for furniture in ("Home | About", "Contact", "Copyright 2024", "newsletter"):
+        assert furniture not in doc.text
+    assert "\n\n" in doc.text  # paragraphs stay separate for the chunker
+
+
+def test_html_without_main_text_is_a_load_error(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="no main text"):
+        load_file(_write(tmp_path / "script.html",
+                         "<html><head><title>x</title></head><body><script>var a = 1;</script>"
+                         "</body></html>"))
+
+
+# --- WordPress REST JSON -------------------------------------------------------------------
+
+def _wp_record(slug: str, title: str, paragraphs: list[str]) -> dict[str, object]:
+    return {
+        "id": 17, "date": "2019-03-04T10:11:12", "slug": slug,
+        "link": f"https://blog.example.org/{slug}/",
+        "title": {"rendered": title},
+        "content": {"rendered": "".join(f"<p>{p}</p>\n" for p in paragraphs)},
+        "yoast_head_json": {"author": "Blog Writer"},
+    }
+
+
+_PARAS = ["Workers councils arose in many cities during the revolution of that year.",
+          "The councils claimed authority over the garrison &amp; the factories alike."]
+
+
+def test_wordpress_record(tmp_path: Path) -> None:
+    rec = _wp_record("councils-post", "Councils &#8211; <em>a history</em>", _PARAS)
+    (doc,) = load_file(_write(tmp_path / "post.json", json.dumps(rec)))
+    assert doc.id == "councils-post"
+    assert doc.title == "Councils – a history"
+    assert doc.url == "https://blog.example.org/councils-post/"
+    assert doc.date == "2019-03-04"
+    assert doc.author == "Blog Writer"
+    assert "Workers councils arose in many cities" in doc.text
+    assert "the garrison & the factories" in doc.text
+    assert "<p>" not in doc.text
+
+
+def test_wordpress_list_of_records(tmp_path: Path) -> None:
+    recs = [_wp_record("first-post", "First", _PARAS),
+            _wp_record("second-post", "Second", [p.replace("councils", "soviets") for p in _PARAS])]
+    docs = load_file(_write(tmp_path / "posts.json", json.dumps(recs)))
+    assert [d.id for d in docs] == ["first-post", "second-post"]
+    assert [d.title for d in docs] == ["First", "Second"]
+
+
+def test_txt_holding_wordpress_json_is_sniffed(tmp_path: Path) -> None:
+    rec = _wp_record("saved-as-txt", "Saved", _PARAS)
+    (doc,) = load_file(_write(tmp_path / "000.txt", "\n  " + json.dumps(rec)))
+    assert doc.id == "saved-as-txt"
+    assert "Workers councils arose" in doc.text
+    assert "rendered" not in doc.text
+
+
+def test_json_that_is_not_wordpress_is_a_load_error(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="not a WordPress"):
+        load_file(_write(tmp_path / "x.json", json.dumps({"hello": "world"})))
+    with pytest.raises(LoadError, match="not valid JSON"):
+        load_file(_write(tmp_path / "y.json", "{broken"))
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+def _text_pdf(lines: list[str], title: str) -> bytes:
+    """A minimal one-page PDF with a real text layer (Helvetica), written by hand."""
+    ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
+    for line in lines:
+        ops.append("(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+                   + ") Tj T*")
+    ops.append("ET")
+    stream = "\n".join(ops).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Title (" + title.encode("latin-1") + b") /Author (P. Author) >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(objects) + 1, xref))
+    return bytes(out)
+
+
+def test_pdf_text_layer(tmp_path: Path) -> None:
+    path = tmp_path / "Lecture Notes.pdf"
+    path.write_bytes(_text_pdf(["The soviets held real power in 1917.",
+                                "Kerensky led the Provisional Government."], "Lecture"))
+    (doc,) = load_file(path)
+    assert doc.id == "lecture-notes"
+    assert doc.title == "Lecture"
+    assert doc.author == "P. Author"
+    assert "The soviets held real power in 1917." in doc.text
+    assert "Kerensky led the Provisional Government." in doc.text
+
+
+def test_blank_pdf_is_a_load_error(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    path = tmp_path / "scan.pdf"
+    with path.open("wb") as f:
+        writer.write(f)
+    with pytest.raises(LoadError, match="no text layer"):
+        load_file(path)
+
+
+def test_corrupt_pdf_is_a_load_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.4\nthis is not a pdf at all\n")
+    with pytest.raises(LoadError, match="broken.pdf"):
+        load_file(path)
+
+
+# --- load_corpus ---------------------------------------------------------------------------
+
+def test_missing_folder_is_a_corpus_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="not found"):
+        load_corpus(tmp_path / "nope")
+
+
+def test_empty_folder_is_a_corpus_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="no readable documents"):
+        load_corpus(tmp_path)
+
+
+def test_folder_of_only_bad_files_is_a_corpus_error(tmp_path: Path) -> None:
+    _write(tmp_path / "bad.md", "---\nkey: [unclosed\n---\nText.\n")
+    with pytest.raises(CorpusError, match="1 file"):
+        load_corpus(tmp_path)
+
+
+def test_tiny_corpus_loads_three_formats(tiny_corpus: Path) -> None:
+    corpus = load_corpus(tiny_corpus)
+    assert sorted(d.id for d in corpus.documents) == ["bees", "trains", "volcano"]
+    assert corpus.skipped == ()
+    bees = next(d for d in corpus.documents if d.id == "bees")
+    (a,) = bees.attributions
+    assert bees.text[a.start:].startswith("Comment: I love bees.")
+    assert bees.author_at(a.start) == ("Jo Reader", "reader comment")
+
+
+def test_bad_file_is_skipped_and_reported_while_the_rest_loads(tmp_path: Path,
+                                                               tiny_corpus: Path) -> None:
+    for f in tiny_corpus.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    _write(tmp_path / "broken.md", "---\ntitle: [unclosed\n---\nText.\n")
+    _write(tmp_path / ".hidden.md", "# Hidden\n\nNot a reading.\n")
+    _write(tmp_path / "README", "not a reading, and not reported")
+    corpus = load_corpus(tmp_path)
+    assert sorted(d.id for d in corpus.documents) == ["bees", "trains", "volcano"]
+    assert [s.path for s in corpus.skipped] == ["broken.md"]
+    assert "YAML" in corpus.skipped[0].reason
+
+
+def test_duplicate_ids_are_skipped(tmp_path: Path) -> None:
+    _write(tmp_path / "a.md", "---\nid: same\n---\nFirst text.\n")
+    _write(tmp_path / "b.md", "---\nid: same\n---\nSecond text.\n")
+    corpus = load_corpus(tmp_path)
+    assert [d.text for d in corpus.documents] == ["First text."]
+    (skip,) = corpus.skipped
+    assert skip.path == "b.md"
+    assert "duplicate" in skip.reason and "a.md" in skip.reason
+
+
+def test_corpus_hash_changes_with_any_document(tmp_path: Path) -> None:
+    _write(tmp_path / "a.md", "Alpha.\n")
+    before = load_corpus(tmp_path).hash
+    assert load_corpus(tmp_path).hash == before
+    _write(tmp_path / "a.md", "Alpha changed.\n")
+    assert load_corpus(tmp_path).hash != before
+
+
+# --- the shipped default corpus ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def default_docs() -> dict[str, object]:
+    corpus = load_corpus(DEFAULT_CORPUS_DIR)
+    assert corpus.skipped == ()
+    return {d.id: d for d in corpus.documents}
+
+
+def test_default_corpus_has_exactly_the_five_readings(default_docs: dict) -> None:
+    assert set(default_docs) == DEFAULT_IDS
+    for doc in default_docs.values():
+        assert doc.title and doc.author and len(doc.text) > 1000
+
+
+@pytest.mark.parametrize("furniture", [
+    "Downloading PDF", "Anti-Copyright", "Sign up for our daily email", "Retrieved on"])
+def test_default_corpus_has_no_page_furniture(default_docs: dict, furniture: str) -> None:
+    for doc in default_docs.values():
+        assert furniture.lower() not in doc.text.lower(), (doc.id, furniture)
+
+
+def test_lih_comments_are_attributed_to_the_commenters(default_docs: dict) -> None:
+    lih = default_docs["lih-all-power-to-the-soviets"]
+    assert lih.author == "Lars T. Lih"
+    first, second = lih.attributions
+    assert (first.author, first.role) == ("Felipe Stuart C.", "reader comment")
+    assert (second.author, second.role) == ("Björn-Olav Kvidal", "reader comment")
+    assert lih.text[first.start:].startswith("1. A fascinating and important contribution")
+    assert lih.text[second.start:].startswith("2. Lars T. Lih wrote:")
+    assert first.end == second.start and second.end == len(lih.text)
+    assert lih.text[first.start:first.end].rstrip().endswith("Felipe Stuart C.")
+    assert lih.text[second.start:second.end].rstrip().endswith("Björn-Olav Kvidal,")
+    assert lih.author_at(lih.text.index("surely one of the most famous")) == ("Lars T. Lih", None)
+    assert lih.author_at(lih.text.index("Sandinista")) == ("Felipe Stuart C.", "reader comment")
+    assert lih.author_at(lih.text.index("Kronstadt")) == ("Björn-Olav Kvidal", "reader comment")
