@@ -1,0 +1,245 @@
+"""The index folder: build, load, reuse of vectors, staleness, atomic writes, row ids."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from corpus.collection import load_corpus
+from corpus.document import Document
+from index.embedder import HashingEmbedder, make_embedder
+from index.store import (
+    MANIFEST,
+    IndexError_,
+    build_index,
+    chunk_documents,
+    load_index,
+    staleness,
+)
+
+SETTINGS = {"max_chars": 300, "context_headers": True}
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The hashing embedder, remembering how many texts it was asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        return super().embed(texts)
+
+
+class FailingEmbedder(HashingEmbedder):
+    """Embeds the first batch, then dies like an interrupted build."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.batches += 1
+        if self.batches > 1:
+            raise RuntimeError("killed half-way")
+        return super().embed(texts)
+
+
+@pytest.fixture
+def docs(tiny_corpus: Path) -> list[Document]:
+    return list(load_corpus(tiny_corpus).documents)
+
+
+def _snapshot(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+def _many_docs(n: int) -> list[Document]:
+    return [Document(id=f"d{i}", title=f"Doc {i}",
+                     text="\n\n".join(f"Paragraph {j} of document {i} about topic {i * j}."
+                                      for j in range(6)))
+            for i in range(n)]
+
+
+def test_build_then_load(tmp_path: Path, docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    report = build_index(path, docs, make_embedder("hash"), "hash", SETTINGS,
+                         settings={"mode": "hybrid"}, progress=False)
+    assert report.passages > 0 and report.embedded == report.passages and report.reused == 0
+    index = load_index(path)
+    assert set(index.documents) == {"bees", "trains", "volcano"}
+    assert len(index.passages) == report.passages == index.vectors.ntotal
+    for p in index.passages:
+        assert index.documents[p.doc_id].text[p.start:p.end] == p.text
+    for doc in docs:
+        assert index.documents[doc.id] == doc  # round-trips through JSON exactly
+    assert index.stored_vectors().shape == (report.passages, 384)
+
+
+def test_manifest_keys(tmp_path: Path, docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    report = build_index(path, docs, make_embedder("hash"), "hash", SETTINGS,
+                         settings={"mode": "hybrid", "k": 5}, progress=False)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    for key in ("format_version", "model", "dimension", "corpus_hash", "passage_count",
+                "settings", "library_versions", "built_at"):
+        assert key in manifest, key
+    assert manifest["model"] == "hash"
+    assert manifest["dimension"] == 384
+    assert manifest["passage_count"] == report.passages
+    assert manifest["settings"] == {"mode": "hybrid", "k": 5}
+    assert manifest["index_settings"] == SETTINGS
+    assert "faiss-cpu" in manifest["library_versions"]
+    assert manifest["built_at"][:2] == "20"
+    assert sorted(p.name for p in path.iterdir()) == [
+        "documents.jsonl", "manifest.json", "passages.jsonl", "vectors.faiss"]
+
+
+def test_second_build_embeds_nothing(tmp_path: Path, docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    first = build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    emb = CountingEmbedder()
+    second = build_index(path, docs, emb, "hash", SETTINGS, progress=False)
+    assert second.embedded == 0 and emb.calls == []
+    assert second.reused == second.passages == first.passages
+
+
+def test_changing_one_document_reembeds_only_its_passages(tmp_path: Path,
+                                                          docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    before = load_index(path)
+    trains = next(d for d in docs if d.id == "trains")
+    changed = replace(trains, text=trains.text + "\n\nMaglev trains float on magnets.")
+    new_docs = [changed if d.id == "trains" else d for d in docs]
+    expected = chunk_documents([changed], SETTINGS["max_chars"])
+    old_trains = {p.retrieval_text for p in before.passages if p.doc_id == "trains"}
+    new_texts = [p for p in expected if p.retrieval_text not in old_trains]
+    emb = CountingEmbedder()
+    report = build_index(path, new_docs, emb, "hash", SETTINGS, progress=False)
+    assert 0 < report.embedded <= len(expected)
+    assert report.embedded == len(new_texts)
+    assert sum(emb.calls) == report.embedded
+    after = load_index(path)
+    assert after.documents["trains"].text.endswith("Maglev trains float on magnets.")
+    # Vectors of the untouched documents are carried over unchanged.
+    old_vecs = {p.id: v for p, v in zip(before.passages, before.stored_vectors(), strict=True)}
+    for p, v in zip(after.passages, after.stored_vectors(), strict=True):
+        if p.doc_id != "trains":
+            np.testing.assert_array_equal(v, old_vecs[p.id])
+
+
+def test_staleness_reports_each_reason_in_one_line(tmp_path: Path,
+                                                   docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    assert "no index" in staleness(path, docs, "hash", SETTINGS)
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    assert staleness(path, docs, "hash", SETTINGS) is None
+
+    bees = next(d for d in docs if d.id == "bees")
+    changed = [replace(bees, title="Bees!") if d.id == "bees" else d for d in docs]
+    extra = [*docs, Document(id="new", text="New text.", title="New")]
+    reasons = {
+        "corpus": staleness(path, changed, "hash", SETTINGS),
+        "added": staleness(path, extra, "hash", SETTINGS),
+        "removed": staleness(path, docs[:-1], "hash", SETTINGS),
+        "model": staleness(path, docs, "all-MiniLM-L6-v2", SETTINGS),
+        "settings": staleness(path, docs, "hash", {**SETTINGS, "max_chars": 500}),
+    }
+    for name, reason in reasons.items():
+        assert reason and "\n" not in reason, name
+    assert "corpus changed" in reasons["corpus"] and "1 changed" in reasons["corpus"]
+    assert "1 added" in reasons["added"]
+    assert "1 removed" in reasons["removed"]
+    assert "model" in reasons["model"] and "all-MiniLM-L6-v2" in reasons["model"]
+    assert "settings" in reasons["settings"]
+
+    (path / MANIFEST).write_text("{not json", encoding="utf-8")
+    assert "unreadable" in staleness(path, docs, "hash", SETTINGS)
+
+
+def test_embedder_dying_half_way_leaves_previous_index(tmp_path: Path) -> None:
+    path = tmp_path / "idx"
+    small = {"max_chars": 100, "context_headers": False}
+    build_index(path, _many_docs(2), make_embedder("hash"), "hash", small, progress=False)
+    before = _snapshot(path)
+    bigger = _many_docs(30)  # well over one batch of 32 new passages
+    assert len(chunk_documents(bigger, 100)) > 64
+    emb = FailingEmbedder()
+    with pytest.raises(RuntimeError, match="half-way"):
+        build_index(path, bigger, emb, "hash", small, progress=False)
+    assert emb.batches == 2
+    assert _snapshot(path) == before
+    assert sorted(load_index(path).documents) == ["d0", "d1"]
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"]  # no temp folders left
+
+
+def test_write_dying_half_way_leaves_previous_index(tmp_path: Path, docs: list[Document],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    before = _snapshot(path)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(faiss, "write_index", boom)
+    extra = [*docs, Document(id="new", text="Entirely new text.", title="New")]
+    with pytest.raises(OSError, match="disk full"):
+        build_index(path, extra, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    assert _snapshot(path) == before
+    assert "new" not in load_index(path).documents
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"]
+
+
+def test_crash_between_renames_recovers_previous_index(tmp_path: Path,
+                                                       docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    before = _snapshot(path)
+    path.rename(tmp_path / ".idx.old-12345")  # as if killed after the first rename
+    index = load_index(path)
+    assert _snapshot(path) == before
+    assert set(index.documents) == {"bees", "trains", "volcano"}
+
+
+def test_missing_and_damaged_indexes_are_index_errors(tmp_path: Path,
+                                                      docs: list[Document]) -> None:
+    with pytest.raises(IndexError_, match="no index"):
+        load_index(tmp_path / "nothing")
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    (path / "vectors.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexError_, match="damaged"):
+        load_index(path)
+
+
+def test_faiss_row_ids_map_to_passages(tmp_path: Path, docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    index = load_index(path)
+    emb = make_embedder("hash")
+    for row, p in enumerate(index.passages):
+        scores, rows = index.search(emb.embed([p.retrieval_text]), k=1)
+        assert rows[0][0] == row
+        assert scores[0][0] == pytest.approx(1.0, abs=1e-5)
+    ids = faiss.vector_to_array(index.vectors.id_map)
+    assert list(ids) == list(range(len(index.passages)))
+
+
+def test_no_passage_mixes_author_and_commenter(tmp_path: Path, docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", {"max_chars": 5000,
+                                                            "context_headers": True},
+                progress=False)
+    index = load_index(path)
+    bees = [p for p in index.passages if p.doc_id == "bees"]
+    comment = next(p for p in bees if p.text.startswith("Comment:"))
+    assert "reader comment by Jo Reader" in comment.context
+    assert all("Jo Reader" not in p.context for p in bees if p is not comment)
