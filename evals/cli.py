@@ -1,0 +1,86 @@
+"""`rag eval`: the command-line face of the evals (the `ui.cli` parser hands over here)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from evals.calibration import cross_validate, fit_threshold, write_calibration
+from evals.compare import differing_questions, significance
+from evals.evalset import DEFAULT_EVAL_SET, load_eval_set, tags_of
+from evals.report import build_report, format_table, write_json
+from evals.runner import run_items
+from rag.pipeline import Pipeline
+from rag.settings import CALIBRATION_FILE, MODES, Settings
+
+
+def _status(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Dispatch `rag eval` to a benchmark, a comparison, a calibration or a single run."""
+    if args.beir:
+        from evals.beir import run_beir
+
+        return run_beir(args, settings)
+    eval_path = Path(args.eval_set) if args.eval_set else DEFAULT_EVAL_SET
+    pipeline = Pipeline.open(settings, status=_status)
+    documents = {d.id: d.text for d in pipeline.documents.values()}
+    items = load_eval_set(eval_path, documents)
+    if args.limit:
+        items = items[:args.limit]
+    _status(f"{len(items)} questions from {eval_path} ({tags_of(items)})")
+    if args.calibrate:
+        return _calibrate(args, pipeline, items, eval_path)
+    modes = list(MODES) if args.compare else [settings.mode]
+    by_mode = {m: run_items(pipeline, items, m) for m in modes}
+    reports = {m: build_report(pipeline, outs, m, str(eval_path)) for m, outs in by_mode.items()}
+    if args.compare:
+        sig = significance(by_mode)
+        diffs = differing_questions(by_mode)
+        result = {"modes": reports, "significance": sig, "differing_questions": diffs}
+    else:
+        result = reports[modes[0]]
+    if args.out:
+        write_json(Path(args.out), result)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(format_table(reports))
+    if args.compare:
+        print("\nSignificance (" + sig["test"] + "):\n" + sig["table"])
+        print(f"\n{len(diffs)} questions differ between modes:")
+        for row in diffs:
+            flags = "  ".join(
+                f"{m}: hit5={int(o['passage_hit@5'])} ans={int(o['answer_hit'])} "
+                f"abst={int(o['abstained'])}" for m, o in row["outcomes"].items())
+            print(f"  {row['id']}  {flags}  {row['question'][:70]}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
+               eval_path: Path) -> int:
+    """Fit the abstention threshold by cross-validation and store it in rag/calibration.json."""
+    mode = pipeline.settings.mode
+    outcomes = run_items(pipeline, items, mode)
+    conf = [o.confidence for o in outcomes]
+    ans = [o.item.answerable for o in outcomes]
+    cv = cross_validate(conf, ans)
+    import numpy as np
+
+    threshold = fit_threshold(np.asarray(conf), np.asarray(ans))
+    out = Path(args.out) if args.out else CALIBRATION_FILE
+    write_calibration(out, threshold, cv, {
+        "eval_set": eval_path.name, "n_questions": len(items),
+        "n_unanswerable": sum(not a for a in ans), "mode": mode,
+        "settings_used": pipeline.settings.public(),
+        "corpus_hash": pipeline.index.manifest.get("corpus_hash"),
+        "command": "rag eval --calibrate",
+    })
+    print(f"abstain_threshold = {threshold:.4f} (written to {out})")
+    print(f"cross-validated ({cv['folds']}-fold x {cv['repeats']}): abstain_recall "
+          f"{cv['cv_abstain_recall']:.3f}, false_abstain_rate {cv['cv_false_abstain_rate']:.3f}")
+    return 0

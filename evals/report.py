@@ -1,0 +1,56 @@
+"""Build, print and save eval reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.metrics import HEADLINE, summarise
+from evals.runner import Outcome
+from rag.pipeline import Pipeline
+
+
+def build_report(pipeline: Pipeline, outcomes: Sequence[Outcome], mode: str,
+                 eval_set: str) -> dict[str, Any]:
+    """The JSON report of one run: metrics, settings, manifest and every question."""
+    manifest = pipeline.index.manifest
+    report = summarise(outcomes)
+    report.update({
+        "mode": mode,
+        "eval_set": eval_set,
+        "settings": pipeline.settings.replace(mode=mode).public(),
+        "manifest": {k: manifest.get(k) for k in (
+            "model", "dimension", "corpus_hash", "passage_count", "document_count",
+            "index_settings", "library_versions", "built_at")},
+        "per_question": [o.to_dict() for o in outcomes],
+    })
+    return report
+
+
+def format_table(columns: dict[str, dict[str, Any]]) -> str:
+    """Metrics as rows, one column per run (mode)."""
+    names = list(columns)
+    width = max(len(m) for m in HEADLINE) + 2
+    lines = [" " * width + "".join(f"{n:>12}" for n in names)]
+    first = next(iter(columns.values()))
+    lines.append(f"{'n_questions':<{width}}" + "".join(
+        f"{columns[n]['n_questions']:>12}" for n in names)
+        + f"   ({first['n_unanswerable']} unanswerable)")
+    for metric in HEADLINE:
+        if metric not in first:
+            continue
+        fmt = "{:>12.1f}" if metric.startswith("latency") else "{:>12.3f}"
+        lines.append(f"{metric:<{width}}" + "".join(fmt.format(columns[n][metric])
+                                                    for n in names))
+    return "\n".join(lines)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (a crash never leaves half a report)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,109 @@
+"""Eval set parsing, quote matching, metrics and calibration, without any model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evals.calibration import cross_validate, fit_threshold
+from evals.evalset import EvalItem, EvalSetError, find_quote, load_eval_set, normalise
+from evals.metrics import abstention_metrics
+from evals.runner import Outcome, answer_overlap
+
+DOCS = {"a": "The “soviet” — a council.  It met   daily.", "b": "Nothing here."}
+
+
+def _write(tmp_path: Path, rows: list) -> Path:
+    p = tmp_path / "set.jsonl"
+    p.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows),
+                 encoding="utf-8")
+    return p
+
+
+def test_find_quote_ignores_case_space_quotes_and_dashes() -> None:
+    spans = find_quote(DOCS["a"], 'the "SOVIET" - a council. it met daily')
+    assert spans == [(0, len(DOCS["a"]) - 1)]
+
+
+@given(st.text(min_size=1, max_size=200))
+def test_normalise_offsets_point_into_the_original(text: str) -> None:
+    norm, offsets = normalise(text)
+    assert len(norm) == len(offsets)
+    assert offsets == sorted(offsets)
+    assert all(0 <= o < len(text) for o in offsets)
+
+
+@given(st.text(max_size=80), st.text(min_size=1, max_size=30), st.text(max_size=80))
+def test_an_embedded_quote_is_always_found(before: str, quote: str, after: str) -> None:
+    if not normalise(quote)[0]:
+        return
+    text = before + " " + quote + " " + after
+    assert find_quote(text, quote)
+
+
+def test_malformed_lines_are_named(tmp_path: Path) -> None:
+    good = {"id": "1", "question": "q?", "expected_sources": ["a"], "expected_quote": "council"}
+    with pytest.raises(EvalSetError, match=r"set.jsonl:2: not valid JSON"):
+        load_eval_set(_write(tmp_path, [good, "{oops"]), DOCS)
+    with pytest.raises(EvalSetError, match=r":1: unknown doc id 'zzz'"):
+        load_eval_set(_write(tmp_path, [{**good, "expected_sources": ["zzz"]}]), DOCS)
+    with pytest.raises(EvalSetError, match=r":1: expected_quote not found"):
+        load_eval_set(_write(tmp_path, [{**good, "expected_quote": "absent words"}]), DOCS)
+    with pytest.raises(EvalSetError, match=r":2: duplicate id"):
+        load_eval_set(_write(tmp_path, [good, good]), DOCS)
+    with pytest.raises(EvalSetError, match=r":1: missing key 'question'"):
+        load_eval_set(_write(tmp_path, [{"id": "x", "expected_sources": []}]), DOCS)
+    with pytest.raises(EvalSetError, match="not found"):
+        load_eval_set(tmp_path / "missing.jsonl")
+
+
+def test_shipped_eval_set_meets_the_issue() -> None:
+    items = load_eval_set(Path(__file__).resolve().parents[1] / "evals" / "eval_set.jsonl")
+    answerable = [i for i in items if i.answerable]
+    assert len(answerable) >= 80
+    assert sum("paraphrase" in i.tags for i in answerable) >= 0.2 * len(answerable)
+    assert sum(not i.answerable for i in items) >= 12
+    assert any(len(i.expected_sources) >= 2 for i in items)
+    assert any("comment" in i.tags for i in items)
+
+
+def _outcome(answerable: bool, abstained: bool, overlap: float = 0.0) -> Outcome:
+    item = EvalItem("q", "?", ("a",) if answerable else (), "council" if answerable else None)
+    return Outcome(item, (), (), frozenset(), None, None, overlap, abstained, 0.0, 1.0, {})
+
+
+def test_abstention_metrics() -> None:
+    outs = [_outcome(False, True), _outcome(False, False), _outcome(True, True),
+            _outcome(True, False), _outcome(True, False), _outcome(True, False)]
+    m = abstention_metrics(outs)
+    assert m["abstain_recall"] == 0.5
+    assert m["abstain_precision"] == 0.5
+    assert m["false_abstain_rate"] == 0.25
+
+
+def test_answer_overlap_counts_characters_of_the_located_quote() -> None:
+    item = EvalItem("q", "?", ("a",), "a council. It met daily")
+    start = DOCS["a"].index("a council")
+    resp = {"citations": [{"doc_id": "a", "start": start, "end": start + 10}]}
+    (s, e), = find_quote(DOCS["a"], item.expected_quote or "")
+    assert DOCS["a"][s:e] == "a council.  It met   daily"
+    assert answer_overlap(item, resp, DOCS) == pytest.approx(10 / (e - s))
+    assert not _outcome(True, False, overlap=0.49).answer_hit
+    assert _outcome(True, False, overlap=0.5).answer_hit
+    assert not _outcome(True, True, overlap=1.0).answer_hit
+
+
+def test_threshold_keeps_false_refusals_within_budget() -> None:
+    rng = np.random.default_rng(1)
+    conf = np.concatenate([rng.normal(0.8, 0.1, 200), rng.normal(0.4, 0.1, 40)])
+    ans = np.array([True] * 200 + [False] * 40)
+    t = fit_threshold(conf, ans)
+    assert np.mean(conf[ans] < t) <= 0.03
+    cv = cross_validate(conf, ans, repeats=2)
+    assert cv["cv_abstain_recall"] > 0.8
+    assert cv["cv_false_abstain_rate"] <= 0.06
