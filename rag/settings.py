@@ -142,9 +142,15 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             raise SettingsError(f"unknown setting {name!r}")
         kind = types[name]
         try:
+            # TOML gives real types: a float or bool where an int belongs is a mistake, not
+            # something to round silently.
             if kind == "int":
+                if isinstance(value, bool | float):
+                    raise ValueError
                 out[name] = int(value)
             elif kind == "float":
+                if isinstance(value, bool):
+                    raise ValueError
                 out[name] = float(value)
             else:
                 out[name] = str(value)

@@ -129,8 +129,6 @@ def test_settings_error_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _coerce truncates a TOML float for an int field "
-                   "(int(2.7) == 2) where the same value from the environment is rejected")
 def test_float_for_int_field_is_rejected_from_toml(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="k"):
         Settings.load(config=_toml(tmp_path / "f.toml", "k = 2.7\n"), env={})
