@@ -28,7 +28,7 @@ def _ranking_metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
     p_run = {o.item.id: {p: 1.0 / r for r, p in enumerate(o.passage_ids, 1)}
              for o in answerable}
     for run in (doc_run, p_run):  # ranx rejects empty rankings
-        for qid, ranking in run.items():
+        for ranking in run.values():
             if not ranking:
                 ranking["<nothing>"] = 0.0
     doc = evaluate(Qrels(doc_qrels), Run(doc_run),
