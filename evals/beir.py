@@ -4,7 +4,9 @@ same index, retrievers and quoting code that the chat uses.
 A BEIR folder holds `corpus.jsonl`, `queries.jsonl` (or `queries_test.jsonl` for the test
 split) and `qrels/<split>.tsv`; a folder that also has `qa.jsonl` (SQuAD) gets the quote check
 too. The benchmark's own index lives under `<data dir>/benchmarks/<folder name>` and is reused
-while the corpus and settings are unchanged.
+while the corpus and settings are unchanged. A TREC run file per mode, and the qrels in TREC
+form, are written next to `--out`, or else under `<data dir>/benchmarks/runs/`.
+Method, figures and the commands that printed them: evals/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -311,6 +313,7 @@ def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
     if mode in ("dense", "bm25"):
         return DocumentRetriever(base[mode], n, rows)
     if fusion == "passage":
+        # The chat's hybrid as `make_retriever` builds it, with the weights made explicit.
         fused = HybridRetriever([base["dense"], base["bm25"]], rrf_k=rrf_k, weights=weights)
         return DocumentRetriever(fused, n, rows)
     return HybridRetriever([DocumentRetriever(base["dense"], n, rows),
