@@ -373,12 +373,13 @@ def evaluate(bset: BeirSet, settings: Settings, modes: Sequence[str] = MODES,
     t0 = time.perf_counter()
     pipeline = open_pipeline(bset, settings, progress=progress)
     index_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pipeline = Pipeline(settings, pipeline.index,
-                        QueryVectors(pipeline.embedder, list(bset.queries.values()), progress))
-    query_seconds = time.perf_counter() - t0
     metrics = list(BEIR_METRICS) + (["recall@5"] if bset.answers else [])
     sample = answer_sample(bset) if bset.answers and answers else []
+    t0 = time.perf_counter()
+    if sample or any(m != "bm25" for m in modes):  # BM25 alone never embeds a query
+        pipeline = Pipeline(settings, pipeline.index, QueryVectors(
+            pipeline.embedder, list(bset.queries.values()), progress))
+    query_seconds = time.perf_counter() - t0
     tag = f"{bset.name}-{bset.split}"
     if run_dir is not None:
         write_qrels(run_dir / f"{tag}.qrels", bset.qrels)
