@@ -101,11 +101,12 @@ class Pipeline:
             warm()
         self.retriever(self.settings.mode)
 
-    def warm_cache(self, limit: int = 20_000) -> int:
-        """Embed every quotable unit now (if there are at most `limit`), so that the first
-        questions after start-up are as fast as later ones. Returns how many were embedded."""
+    def warm_cache(self) -> int:
+        """Embed every quotable unit now, so that the first questions after start-up are as
+        fast as later ones. Returns how many were embedded (0 when they would not all fit in
+        the cache, as for a large benchmark corpus: warming would only evict itself)."""
         texts = [t for p in self.index.passages for *_, t in quote_units(p)]
-        if len(texts) > limit:
+        if len(texts) > self._cache.size:
             return 0
         self._cache.embed(texts)
         return len(texts)
