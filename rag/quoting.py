@@ -90,6 +90,18 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     return out
 
 
+def complete_lead_in(p: Passage, start: int, end: int, n: int) -> tuple[int, int, int]:
+    """Extend a unit that ends with a colon ("she used this analogy:") by the sentence that
+    follows it, even across a paragraph break, because block quotes are their own paragraphs.
+    On its own a lead-in quotes the announcement, not the answer it announces."""
+    if not p.text[start - p.start:end - p.start].rstrip().endswith(":"):
+        return start, end, n
+    following = [s for s in p.sentences if s[0] >= end]
+    if not following:
+        return start, end, n
+    return start, following[0][1], n + 1
+
+
 def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[Hit],
                      cache: VectorCache, lexical_weight: float,
                      rank_weight: float = 0.0) -> list[Candidate]:
@@ -110,6 +122,9 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
                  - PAIR_PENALTY * (n - 1))
         if text.rstrip("”\"’' )").endswith("?"):
             score -= QUESTION_PENALTY
+        # Scored as written, quoted with what it announces.
+        s, e, n = complete_lead_in(hit.passage, s, e, n)
+        text = hit.passage.text[s - hit.passage.start:e - hit.passage.start]
         out.append(Candidate(rank, hit, s, e, text, score, n))
     return out
 

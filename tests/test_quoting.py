@@ -1,0 +1,78 @@
+"""Quote selection: units are exact slices, lead-ins take what they announce."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.chunking import chunk_text
+from index.embedder import HashingEmbedder
+from rag.quoting import VectorCache, complete_lead_in, quote_units, score_candidates
+from rag.types import Hit
+
+TEXT = (
+    "Dorr wrote columns for American readers in the fall of 1917. "
+    "To explain the committee mania she used this analogy:\n\n"
+    "Imagine a committee of the American Federation of Labor walking into the White House.\n\n"
+    "Her book was sent to press before October."
+)
+
+
+def _passage(text: str = TEXT):
+    [p] = chunk_text("dorr", text, max_chars=10_000)
+    return p
+
+
+def test_lead_in_takes_the_next_sentence_across_a_paragraph_break() -> None:
+    p = _passage()
+    lead = next(s for s in p.sentences if TEXT[s[0]:s[1]].endswith("analogy:"))
+    s, e, n = complete_lead_in(p, lead[0], lead[1], 1)
+    assert (s, n) == (lead[0], 2)
+    assert TEXT[s:e].endswith("walking into the White House.")
+
+
+def test_other_units_are_left_alone() -> None:
+    p = _passage()
+    first = p.sentences[0]
+    assert complete_lead_in(p, first[0], first[1], 1) == (first[0], first[1], 1)
+    last = p.sentences[-1]
+    assert complete_lead_in(p, last[0], last[1], 1) == (last[0], last[1], 1)
+
+
+def test_a_lead_in_at_the_end_of_a_passage_stays_as_it_is() -> None:
+    text = "She used this analogy:"
+    p = _passage(text)
+    s, e = p.sentences[0]
+    assert complete_lead_in(p, s, e, 1) == (s, e, 1)
+
+
+def test_candidates_quote_what_the_lead_in_announces() -> None:
+    p = _passage()
+    emb = HashingEmbedder()
+    question = "What analogy did Dorr use for the committee mania?"
+    cands = score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
+                             VectorCache(emb), lexical_weight=0.3)
+    best = max(cands, key=lambda c: c.score)
+    assert "American Federation of Labor" in best.text
+    assert TEXT[best.start:best.end] == best.text
+
+
+_words = st.sampled_from(["power", "soviet", "Lenin", "said", "this", "analogy", "the",
+                          "council", "workers", "It"])
+_sentence = st.builds(lambda ws, end: " ".join(ws) + end,
+                      st.lists(_words, min_size=1, max_size=8), st.sampled_from([".", ":", "?"]))
+_paragraph = st.lists(_sentence, min_size=1, max_size=4).map(" ".join)
+_text = st.lists(_paragraph, min_size=1, max_size=4).map("\n\n".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_text)
+def test_units_and_lead_ins_are_exact_slices_within_the_passage(text: str) -> None:
+    for p in chunk_text("d", text, max_chars=120):
+        for s, e, n, unit in quote_units(p):
+            assert text[s:e] == unit
+            s2, e2, n2 = complete_lead_in(p, s, e, n)
+            assert p.start <= s2 == s < e <= e2 <= p.end
+            assert n2 in (n, n + 1)
+            # It ends where a sentence of the passage ends, so quotes stay whole sentences.
+            assert e2 in {b for _, b in p.sentences}
