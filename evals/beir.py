@@ -343,9 +343,10 @@ def answer_metrics(pipeline: Pipeline, bset: BeirSet, qids: Sequence[str], mode:
                    progress: bool = True) -> dict[str, float]:
     """How often the top quote, and any quote, of `Pipeline.ask` contains a gold answer.
 
-    Abstention is switched off (threshold -inf) so that the top quote is the best candidate
-    sentence even where the chat would say "not in the readings"; how often it would have
-    abstained at the real threshold is reported beside it.
+    The threshold is switched off (-inf) so that the top quote is the best candidate
+    sentence even where the chat's score would say "not in the readings"; how often it
+    would have abstained at the real threshold is reported beside it. The evidence checks
+    stay as in the chat: a question they refuse has no quote, and counts as a miss.
     """
     threshold = pipeline.settings.abstain_threshold
     pipeline = Pipeline(pipeline.settings.replace(abstain_threshold=float("-inf")),
@@ -357,7 +358,7 @@ def answer_metrics(pipeline: Pipeline, bset: BeirSet, qids: Sequence[str], mode:
         quotes = [c.quote for c in answer.citations]
         top += bool(quotes) and contains_answer(quotes[0], golds)
         anywhere += any(contains_answer(q, golds) for q in quotes)
-        abstain += answer.confidence < threshold
+        abstain += answer.abstain_reason is not None or answer.confidence < threshold
     n = max(len(qids), 1)
     return {"answer_sentence_rate": top / n, "answer_in_quotes_rate": anywhere / n,
             "would_abstain_rate": abstain / n}

@@ -66,7 +66,9 @@ def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
     """Fit the abstention threshold by cross-validation and store it in rag/calibration.json."""
     mode = pipeline.settings.mode
     outcomes = run_items(pipeline, items, mode)
-    conf = [o.confidence for o in outcomes]
+    # A question refused by an evidence check is refused whatever the threshold: it counts
+    # against the false-refusal budget (if answerable) like the lowest possible score.
+    conf = [-1.0 if o.response.get("abstain_reason") else o.confidence for o in outcomes]
     ans = [o.item.answerable for o in outcomes]
     cv = cross_validate(conf, ans)
     import numpy as np

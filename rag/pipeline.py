@@ -10,6 +10,7 @@ from corpus.collection import Corpus, load_corpus
 from corpus.document import Document
 from index.embedder import Embedder, make_embedder
 from index.store import BuildReport, Index, build_index, load_index, staleness
+from rag.evidence import answer_kind, gives, unknown_names, vocabulary
 from rag.quoting import (
     VectorCache,
     make_citations,
@@ -70,6 +71,10 @@ class Pipeline:
         self._retrievers: dict[str, Retriever] = {}
         self._bm25: BM25Retriever | None = None
         self._lock = threading.Lock()
+        self.vocabulary = vocabulary(
+            t for d in index.documents.values()
+            for t in (d.text, d.title, d.author or "", d.publisher or "",
+                      *(a.author for a in d.attributions)))
 
     @classmethod
     def open(cls, settings: Settings, status: Callable[[str], None] = print,
@@ -119,8 +124,25 @@ class Pipeline:
         qv = self._cache.embed([question])[0]
         candidates = score_candidates(question, qv, hits, self._cache, s.lexical_weight,
                                       s.rank_weight)
+        reason = None
+        if s.evidence_checks == "on":
+            if kind := answer_kind(question):
+                # A "when" question is answered by a sentence with a date in it, however
+                # similar the others are.
+                candidates = [c for c in candidates if gives(c.text, kind)]
+                if not candidates:
+                    what = "a date" if kind == "time" else "a number"
+                    reason = f"None of the closest passages gives {what}."
+            if names := unknown_names(question, self.vocabulary):
+                reason = f"They never mention {_join(names)}."
         chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
         confidence = chosen[0].score if chosen else 0.0
-        abstained = confidence < s.abstain_threshold
+        abstained = reason is not None or confidence < s.abstain_threshold
         citations = () if abstained else make_citations(chosen, self.documents)
-        return Answer(question, citations, tuple(hits), abstained, confidence, s.public())
+        return Answer(question, citations, tuple(hits), abstained, confidence, s.public(),
+                      reason if abstained else None)
+
+
+def _join(names: list[str]) -> str:
+    quoted = [f"“{n}”" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

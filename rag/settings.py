@@ -59,6 +59,9 @@ class Settings:
     # Below this answer score the system abstains. The shipped value comes from
     # rag/calibration.json, which `rag eval --calibrate` fits by cross-validation.
     abstain_threshold: float = 0.45
+    # Refuse a question naming what the readings never mention, and quote only sentences
+    # with a date (a number) for a "when" ("how many") question; see rag/evidence.py.
+    evidence_checks: str = "on"
     # Origins (comma-separated) allowed to call the HTTP API from a browser; `rag serve
     # --cors-origin` adds to these. Empty: CORS closed.
     cors_origins: str = ""
@@ -72,6 +75,8 @@ class Settings:
             raise SettingsError(f"max_quotes must be between 1 and 10, got {self.max_quotes}")
         if self.context_headers not in ("on", "off"):
             raise SettingsError(f"context_headers must be on or off, got {self.context_headers!r}")
+        if self.evidence_checks not in ("on", "off"):
+            raise SettingsError(f"evidence_checks must be on or off, got {self.evidence_checks!r}")
         if self.max_chars < 100:
             raise SettingsError(f"max_chars must be at least 100, got {self.max_chars}")
 
@@ -104,7 +109,8 @@ class Settings:
                 "rrf_k": self.rrf_k,
                 "max_quotes": self.max_quotes, "quote_margin": self.quote_margin,
                 "lexical_weight": self.lexical_weight, "rank_weight": self.rank_weight,
-                "abstain_threshold": self.abstain_threshold}
+                "abstain_threshold": self.abstain_threshold,
+                "evidence_checks": self.evidence_checks}
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored), validated."""

@@ -50,12 +50,14 @@ class Answer:
     abstained: bool
     confidence: float
     settings: dict[str, Any] = field(default_factory=dict)
+    # Why the readings cannot answer, when a check (not only a low score) found it.
+    abstain_reason: str | None = None
 
     @property
     def text(self) -> str:
         """The answer as plain text: each quote followed by its marker [n]."""
         if self.abstained:
-            return ABSTAIN_TEXT
+            return f"{ABSTAIN_TEXT} {self.abstain_reason}" if self.abstain_reason else ABSTAIN_TEXT
         return " ".join(f"“{c.quote}” [{c.n}]" for c in self.citations)
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +66,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
             "confidence": round(self.confidence, 4),
             "citations": [
                 {

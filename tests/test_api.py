@@ -20,7 +20,8 @@ from ui.server import create_app
 
 TINY = Path(__file__).parent / "data" / "tiny"
 ALLOWED = "https://course.example.edu"
-ANSWER_KEYS = {"question", "answer", "abstained", "confidence", "citations", "passages",
+ANSWER_KEYS = {"question", "answer", "abstained", "abstain_reason", "confidence", "citations",
+               "passages",
                "settings"}
 CITATION_KEYS = {"n", "doc_id", "title", "author", "url", "date", "quote", "start", "end",
                  "score", "role", "passage_start", "passage_end"}

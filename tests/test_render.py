@@ -131,6 +131,14 @@ def test_abstention_looks_different_and_lists_related_passages() -> None:
     assert_no_active_content(out)
 
 
+def test_abstention_shows_its_reason_as_text() -> None:
+    data = {**answer(abstained=True), "abstain_reason": f"They never mention {EVIL}."}
+    out = render_answer(data, DOCS)
+    assert esc(ABSTAIN_TEXT) in out and 'class="cr-reason"' in out
+    assert esc(f"They never mention {EVIL}.") in out
+    assert_no_active_content(out)
+
+
 def test_stale_citation_falls_back_to_the_bare_quote() -> None:
     c = {**cite(1, "They store it in wax cells."), "quote": "Something the text no longer says."}
     out = render_answer(answer(c), DOCS)

@@ -80,6 +80,7 @@ class AnswerOut(BaseModel):
     question: str
     answer: str
     abstained: bool
+    abstain_reason: str | None = None
     confidence: float
     citations: list[CitationOut]
     passages: list[PassageOut]

@@ -166,9 +166,11 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
     citations = answer.get("citations") or []
     if answer.get("abstained") or not citations:
         related = _related(answer.get("passages") or [], documents, base_url)
+        why = answer.get("abstain_reason")
+        reason = f' <span class="cr-reason">{esc(why)}</span>' if isinstance(why, str) else ""
         return (f'<section class="cr-answer cr-abstain"><h3 class="cr-sr">No answer</h3>'
                 f'<p class="cr-abstain-text"><span class="cr-badge">Not in the readings</span> '
-                f'{esc(ABSTAIN_TEXT)}</p>{related}</section>')
+                f'{esc(ABSTAIN_TEXT)}{reason}</p>{related}</section>')
     quotes = []
     cards = []
     for c in citations:

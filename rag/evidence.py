@@ -1,0 +1,94 @@
+"""Checks that the readings could answer a question at all, before similarity is trusted.
+
+A similarity threshold alone cannot refuse a question that is close to the readings' topic
+("When did Lenin die?" scores like the questions the readings do answer). Two cheap,
+explainable checks catch much of that, and each gives the student a reason:
+
+- a name the question asks about that the readings never use ("Makhno");
+- the kind of answer the question asks for (a date, a number) that no candidate quote has.
+  This is the expected-answer-type step of classic factoid QA, kept to the two types that
+  can be recognised without a tagger.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[^\W\d_]+")
+# A word written with a capital inside the question: a name, a title, a place.
+_CAPITALISED = re.compile(r"(?<=\s)[\"“‘'(]*([A-Z][^\s\"”’'?!.,;:()]*)")
+_POSSESSIVE = re.compile(r"[’']s?$")
+# Very short names ("Ed", "Mr") are too often abbreviations to decide anything.
+MIN_NAME_LETTERS = 3
+# How close a spelling must be to a word of the readings to count as that word
+# ("Kamenev" typed "Kamanev"), as a difflib ratio.
+SPELLING_CUTOFF = 0.8
+
+TIME_QUESTION = re.compile(
+    r"^\W*when\b|\b(what|which)\s+(year|month|day|date|decade|century|season)\b", re.I)
+QUANTITY_QUESTION = re.compile(
+    r"^\W*how many\b|\bwhat (share|percentage|proportion|fraction)\b|\bpopulation\b", re.I)
+
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
+           "December")
+# Months are matched case-sensitively so that the modal "may" is not a date.
+_MONTH = re.compile(rf"\b({_MONTHS})\b")
+_TIME_NO_MONTHS = re.compile(
+    r"\b\d{1,4}s?\b|\b(spring|summer|autumn|winter|century|centuries|decade|decades)\b", re.I)
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|dozens|twenty|"
+    "thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|"
+    "million|millions|billion|half|third|thirds|quarter|percent|majority|minority")
+_QUANTITY = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
+
+
+def vocabulary(texts: Iterable[str]) -> frozenset[str]:
+    """Every word (letters only, lower-cased) of the readings, their titles and authors."""
+    words: set[str] = set()
+    for text in texts:
+        words.update(_WORD.findall(text.lower()))
+    return frozenset(words)
+
+
+def _known(word: str, vocab: frozenset[str]) -> bool:
+    if word in vocab or (word.endswith("s") and word[:-1] in vocab):
+        return True
+    return bool(difflib.get_close_matches(word, vocab, n=1, cutoff=SPELLING_CUTOFF))
+
+
+def unknown_names(question: str, vocab: frozenset[str]) -> list[str]:
+    """Capitalised words of the question, other than a sentence's first, that the readings never use
+    (nor a close spelling of them). "Brest-Litovsk" counts when either half is unknown."""
+    text = " " + question.strip()
+    out = []
+    for m in _CAPITALISED.finditer(text):
+        before = text[:m.start()].rstrip()
+        if not before or before.endswith((".", "?", "!", ":")):
+            continue  # a sentence's first word is capitalised whatever it is
+        name = _POSSESSIVE.sub("", m.group(1))
+        parts = [w for w in _WORD.findall(name.lower()) if len(w) >= MIN_NAME_LETTERS]
+        if parts and any(not _known(w, vocab) for w in parts):
+            out.append(name)
+    return list(dict.fromkeys(out))
+
+
+def answer_kind(question: str) -> str | None:
+    """"time" or "quantity" when the question asks for one, else None."""
+    if TIME_QUESTION.search(question):
+        return "time"
+    if QUANTITY_QUESTION.search(question):
+        return "quantity"
+    return None
+
+
+def gives(text: str, kind: str) -> bool:
+    """True when `text` contains an answer of that kind: a date or time for "time" (a year,
+    a month, a season), a number other than a year for "quantity"."""
+    if kind == "time":
+        return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text))
+    if kind == "quantity":
+        return bool(_QUANTITY.search(_YEAR.sub(" ", text)))
+    raise ValueError(f"unknown answer kind {kind!r}")

@@ -1,0 +1,98 @@
+"""Evidence checks: names the readings never use, and the kind of answer a question wants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.evidence import answer_kind, gives, unknown_names, vocabulary
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+VOCAB = vocabulary(["Lenin returned to Petrograd in April. Kamenev drafted the editorial.",
+                    "The Brest treaty."])
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("What did Lenin say in April?", []),
+    ("What did Makhno say?", ["Makhno"]),
+    ("What did Makhno's army do in Ukraine?", ["Makhno", "Ukraine"]),
+    ("Makhno? What did he say?", []),                # the first word is capitalised anyway
+    ("What did Kamanev draft?", []),                 # a close spelling of a known name
+    ("What did Lenin's comrades think?", []),        # possessive of a known name
+    ("What were the terms of Brest-Litovsk?", ["Brest-Litovsk"]),  # one half unknown
+    ("what did makhno say?", []),                    # no capitals: nothing to go on
+    ("Did Lenin meet Ed in the USSR?", ["USSR"]),    # two letters are too few to decide
+    ("Why did “Zimmerwald” matter?", ["Zimmerwald"]),
+])
+def test_unknown_names(question: str, unknown: list[str]) -> None:
+    assert unknown_names(question, VOCAB) == unknown
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("When did Lenin return?", "time"),
+    ("In which year was the slogan first used?", "time"),
+    ("On what date was the editorial published?", "time"),
+    ("How many governments were there?", "quantity"),
+    ("What share of the vote did they win?", "quantity"),
+    ("What was the population of Petrograd?", "quantity"),
+    ("How much influence did the Bolsheviks have?", None),  # a degree, not a number
+    ("Who drafted the editorial?", None),
+    ("Why did the slogan matter when it was issued?", None),
+])
+def test_answer_kind(question: str, kind: str | None) -> None:
+    assert answer_kind(question) == kind
+
+
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("He returned in April, after the February days.", "time", True),
+    ("It began in the spring of 1918.", "time", True),
+    ("The soviets may take power.", "time", False),   # the modal "may" is not a month
+    ("He returned after a long journey.", "time", False),
+    ("There were in fact two governments.", "quantity", True),
+    ("Over 1,500 delegates came.", "quantity", True),
+    ("The elections were held in 1917.", "quantity", False),  # a year is not a count
+    ("Bolshevik influence was very small.", "quantity", False),
+])
+def test_gives(text: str, kind: str, expected: bool) -> None:
+    assert gives(text, kind) is expected
+
+
+def test_gives_rejects_an_unknown_kind() -> None:
+    with pytest.raises(ValueError):
+        gives("text", "colour")
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    tiny = Path(__file__).parent / "data" / "tiny"
+    settings = Settings.load(env={}, model="hash", corpus=str(tiny), abstain_threshold=-1.0,
+                             data_dir=str(tmp_path_factory.mktemp("rag-data")))
+    return Pipeline.open(settings, status=lambda _: None, progress=False)
+
+
+def test_a_question_about_an_unknown_name_is_refused_with_the_reason(pipeline: Pipeline) -> None:
+    # The threshold is off (-1): only the check can refuse.
+    answer = pipeline.ask("How did Krakatoa erupt compared with Vesuvius?")
+    assert answer.abstained and not answer.citations
+    assert answer.abstain_reason == "They never mention “Krakatoa”."
+    data = answer.to_dict()
+    assert data["abstain_reason"] == answer.abstain_reason
+    assert data["answer"].endswith("They never mention “Krakatoa”.")
+    assert data["passages"]  # still offered as possibly related
+
+
+def test_a_when_question_is_answered_with_a_sentence_that_has_a_date(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("When did the volcano bury the town under ash?")
+    assert not answer.abstained and answer.abstain_reason is None
+    assert all(gives(c.quote, "time") for c in answer.citations)
+    assert "79" in answer.citations[0].quote
+
+
+def test_checks_can_be_switched_off(pipeline: Pipeline) -> None:
+    off = Pipeline(pipeline.settings.replace(evidence_checks="off"), pipeline.index,
+                   pipeline.embedder)
+    answer = off.ask("How did Krakatoa erupt compared with Vesuvius?")
+    assert not answer.abstained and answer.citations
+    assert answer.settings["evidence_checks"] == "off"
