@@ -16,16 +16,15 @@ import json
 import random
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from corpus.document import Document
-from corpus.loaders import slugify
+from evals.beir_data import BeirSet, BenchmarkError, default_title_mode, load_beir
 from evals.benchmark_metrics import (
     BEIR_METRICS,
     contains_answer,
@@ -49,7 +48,7 @@ ANSWER_SAMPLE = 1000
 ANSWER_SEED = 13
 
 # Benchmark defaults, chosen on the SciFact *train* split only (809 claims), never on test:
-#   python -m evals.beir tune /work/shared/benchmarks/scifact --split train --title text,header \
+#   python -m evals.beir_tune /work/shared/benchmarks/scifact --split train --title text,header \
 #       --max-chars 700 --rrf-k 10,30,60,100 --bm25-weight 0.5,0.75,1,1.5,2
 # Best train nDCG@10: 0.7305 with the title as context header, 700-character passages,
 # passage-level fusion, equal weights and rrf_k 10 (rrf_k 60: 0.7210; title in the text:
@@ -63,154 +62,6 @@ BEIR_WEIGHTS = (1.0, 1.0)
 # "document": fold each retriever's passages into documents, then fuse the two rankings.
 BEIR_FUSION = "passage"
 FUSIONS = ("passage", "document")
-# "header": the title is only the document title, which the index's context header puts in
-# front of every passage (switches the `context_headers` setting on); "text": the title
-# leads the document text, where chunking makes it a passage of its own.
-BEIR_TITLE = "header"
-TITLE_MODES = ("header", "text")
-
-
-class BenchmarkError(ValueError):
-    """A benchmark folder or split that cannot be read; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class BeirSet:
-    """One split of a BEIR benchmark: documents, the judged queries, and their qrels."""
-
-    name: str
-    path: Path
-    split: str
-    documents: tuple[Document, ...]
-    queries: dict[str, str]
-    qrels: dict[str, dict[str, int]]
-    # Gold answer strings per query id, only for QA sets such as SQuAD (qa.jsonl).
-    answers: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    title_mode: str = BEIR_TITLE
-
-
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a bad line is a one-line error."""
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise BenchmarkError(f"{path} line {n}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise BenchmarkError(f"{path} line {n}: expected a JSON object")
-            yield n, row
-
-
-def _field(path: Path, n: int, row: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = row.get(key)
-    if kind is str and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # some BEIR sets write numeric ids
-    if not isinstance(value, kind):
-        raise BenchmarkError(f"{path} line {n}: missing or non-{kind.__name__} {key!r}")
-    return value
-
-
-def load_documents(path: Path, name: str, title_mode: str = BEIR_TITLE
-                   ) -> tuple[Document, ...]:
-    """BEIR corpus rows as documents; see `BEIR_TITLE` for where the title goes."""
-    if title_mode not in TITLE_MODES:
-        raise BenchmarkError(f"unknown title mode {title_mode!r}; choose one of "
-                             f"{', '.join(TITLE_MODES)}")
-    docs: list[Document] = []
-    seen: set[str] = set()
-    for n, row in _jsonl(path):
-        doc_id = _field(path, n, row, "_id", str)
-        text = _field(path, n, row, "text", str)
-        title = row.get("title") or ""
-        if not isinstance(title, str):
-            raise BenchmarkError(f"{path} line {n}: 'title' is not a string")
-        if doc_id in seen:
-            raise BenchmarkError(f"{path} line {n}: duplicate document id {doc_id!r}")
-        seen.add(doc_id)
-        title = title.strip()
-        in_text = title and title_mode == "text"
-        docs.append(Document(id=doc_id, text=f"{title}\n\n{text}" if in_text else text,
-                             title=title or doc_id, source=f"{name}/corpus.jsonl"))
-    if not docs:
-        raise BenchmarkError(f"{path} holds no documents")
-    return tuple(docs)
-
-
-def load_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """`query-id <tab> corpus-id <tab> score` rows (BEIR's header line is optional)."""
-    qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            parts = line.rstrip("\n").split("\t")
-            if not line.strip() or (n == 1 and parts[0] == "query-id"):
-                continue
-            if len(parts) != 3:
-                raise BenchmarkError(f"{path} line {n}: expected 3 tab-separated columns "
-                                     f"(query-id, corpus-id, score), got {len(parts)}")
-            try:
-                score = int(parts[2])
-            except ValueError:
-                raise BenchmarkError(f"{path} line {n}: score {parts[2]!r} is not an integer"
-                                     ) from None
-            qrels.setdefault(parts[0], {})[parts[1]] = score
-    if not qrels:
-        raise BenchmarkError(f"{path} holds no judgements")
-    return qrels
-
-
-def default_title_mode() -> str:
-    """`BEIR_TITLE`, or "text" where this version of rag has no context headers."""
-    return BEIR_TITLE if "context_headers" in {f.name for f in fields(Settings)} else "text"
-
-
-def load_beir(path: Path | str, split: str = "test", limit: int | None = None,
-              title_mode: str | None = None) -> BeirSet:
-    """Read one split of a BEIR folder; only queries judged in that split are kept."""
-    title_mode = title_mode or default_title_mode()
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise BenchmarkError(f"BEIR folder not found: {root}")
-    corpus = root / "corpus.jsonl"
-    if not corpus.is_file():
-        raise BenchmarkError(f"not a BEIR folder: {root} has no corpus.jsonl")
-    qrels_path = root / "qrels" / f"{split}.tsv"
-    if not qrels_path.is_file():
-        found = sorted(p.stem for p in (root / "qrels").glob("*.tsv"))
-        raise BenchmarkError(f"no qrels/{split}.tsv in {root} (splits found: "
-                             f"{', '.join(found) or 'none'})")
-    # BEIR ships a test-only query file for some sets; the full queries.jsonl of SciFact
-    # also carries gold evidence in `metadata`, which is never read here.
-    queries_path = root / f"queries_{split}.jsonl"
-    if not queries_path.is_file():
-        queries_path = root / "queries.jsonl"
-    if not queries_path.is_file():
-        raise BenchmarkError(f"not a BEIR folder: {root} has no queries.jsonl")
-    name = slugify(root.resolve().name)
-    qrels = load_qrels(qrels_path)
-    all_queries = {_field(queries_path, n, r, "_id", str): _field(queries_path, n, r, "text", str)
-                   for n, r in _jsonl(queries_path)}
-    missing = [q for q in qrels if q not in all_queries]
-    if missing:
-        raise BenchmarkError(f"{qrels_path} judges {len(missing)} query id(s) missing from "
-                             f"{queries_path.name}, e.g. {missing[0]!r}")
-    queries = {q: t for q, t in all_queries.items() if q in qrels}
-    if limit is not None:
-        if limit < 1:
-            raise BenchmarkError(f"--limit must be at least 1, got {limit}")
-        queries = dict(list(queries.items())[:limit])
-    answers: dict[str, tuple[str, ...]] = {}
-    qa = root / "qa.jsonl"
-    if qa.is_file():
-        for n, row in _jsonl(qa):
-            golds = row.get("answers")
-            if not isinstance(golds, list) or not all(isinstance(a, str) for a in golds):
-                raise BenchmarkError(f"{qa} line {n}: 'answers' must be a list of strings")
-            answers[_field(qa, n, row, "id", str)] = tuple(golds)
-    return BeirSet(name, root, split, load_documents(corpus, name, title_mode), queries,
-                   {q: qrels[q] for q in queries}, answers, title_mode)
 
 
 def benchmark_settings(settings: Settings, title_mode: str | None = None) -> Settings:
@@ -466,95 +317,3 @@ def run_beir(args: argparse.Namespace, settings: Settings) -> int:
         Path(args.out).expanduser().write_text(text + "\n", encoding="utf-8")
     print(text if getattr(args, "json", False) else format_report(report))
     return 0
-
-
-class _Memo:
-    """Remembers each query's deepest passage ranking, so a sweep retrieves once per query."""
-
-    def __init__(self, inner: Retriever) -> None:
-        self.inner = inner
-        self.cache: dict[str, tuple[int, list[Hit]]] = {}
-
-    def search(self, query: str, k: int) -> list[Hit]:
-        """The inner retriever's top k, from the cache when a deep enough ranking is there."""
-        asked, hits = self.cache.get(query, (0, []))
-        if asked < k:
-            hits = self.inner.search(query, k)
-            self.cache[query] = (k, hits)
-        return hits[:k]
-
-
-def tune(path: Path | str, settings: Settings, split: str = "train",
-         max_chars: Sequence[int] = (BEIR_MAX_CHARS,), rrf_ks: Sequence[int] = (BEIR_RRF_K,),
-         bm25_weights: Sequence[float] = (1.0,), fusions: Sequence[str] = FUSIONS,
-         title_modes: Sequence[str] = (BEIR_TITLE,), limit: int | None = None,
-         progress: bool = True) -> list[dict[str, Any]]:
-    """Score every combination of the grid on a training split; one row per combination.
-
-    Each passage size and title mode gets its own index under
-    `<data dir>/tuning/max_chars-N-TITLE`, and each
-    query is retrieved once per passage retriever; fusion variants reuse those rankings.
-    """
-    if split == "test":
-        raise BenchmarkError("tune on a training split; the test split is for reporting only")
-    rows: list[dict[str, Any]] = []
-    for title, mc in [(t, mc) for t in title_modes for mc in max_chars]:
-        bset = load_beir(path, split, limit, title)
-        s = with_title_mode(settings.replace(max_chars=mc, data_dir=str(
-            settings.data_path / "tuning" / f"max_chars-{mc}-{title}")), title)
-        pipeline = open_pipeline(bset, s, progress=progress)
-        memo: dict[str, Retriever] = {m: _Memo(pipeline.retriever(m)) for m in ("dense", "bm25")}
-        configs: list[tuple[str, str, int, float]] = [("dense", "-", 0, 0.0),
-                                                      ("bm25", "-", 0, 0.0)]
-        configs += [("hybrid", f, k, w) for f in fusions for k in rrf_ks for w in bm25_weights]
-        for mode, fusion, k, w in configs:
-            p = Pipeline(s.replace(rrf_k=k or s.rrf_k), pipeline.index, pipeline.embedder)
-            retriever = document_retriever(p, mode, fusion if mode == "hybrid" else BEIR_FUSION,
-                                           (1.0, w), passage_retrievers=memo)
-            run = drop_identical(rank_documents(retriever, bset.queries, progress=progress,
-                                                desc=f"max_chars {mc} {mode} {fusion} {k} {w}"))
-            rows.append({"title": title, "max_chars": mc, "mode": mode, "fusion": fusion,
-                         "rrf_k": k, "bm25_weight": w, **ranking_metrics(bset.qrels, run)})
-    return rows
-
-
-def _floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x.strip()]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m evals.beir tune DIR --split train ...`: the sweep behind the defaults above."""
-    parser = argparse.ArgumentParser(prog="python -m evals.beir")
-    parser.add_argument("command", choices=["tune"])
-    parser.add_argument("dir", help="BEIR folder")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--max-chars", default=str(BEIR_MAX_CHARS), help="e.g. 700,1200")
-    parser.add_argument("--rrf-k", default=str(BEIR_RRF_K), help="e.g. 10,30,60")
-    parser.add_argument("--bm25-weight", default="1", help="dense weight is 1; e.g. 0.5,1,2")
-    parser.add_argument("--fusion", default=",".join(FUSIONS))
-    parser.add_argument("--title", default=BEIR_TITLE, help="text,header")
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--model")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    settings = Settings.load(model=args.model)
-    t0 = time.perf_counter()
-    rows = tune(args.dir, settings, args.split, [int(x) for x in _floats(args.max_chars)],
-                [int(x) for x in _floats(args.rrf_k)], _floats(args.bm25_weight),
-                [f.strip() for f in args.fusion.split(",")],
-                [t.strip() for t in args.title.split(",")], args.limit)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(f"{'title':>6} {'max_chars':>9} {'mode':>7} {'fusion':>9} {'rrf_k':>5} {'w_bm25':>6} "
-              + " ".join(f"{m:>10}" for m in BEIR_METRICS))
-        for r in sorted(rows, key=lambda r: -r["ndcg@10"]):
-            print(f"{r['title']:>6} {r['max_chars']:>9} {r['mode']:>7} {r['fusion']:>9} "
-                  f"{r['rrf_k']:>5} {r['bm25_weight']:>6} "
-                  + " ".join(f"{r[m]:>10.4f}" for m in BEIR_METRICS))
-    print(f"{len(rows)} configurations in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

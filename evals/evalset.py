@@ -3,10 +3,11 @@ expected quote in a document while ignoring case, whitespace and typographic pun
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from evals.jsonl import at, read_jsonl
 
 DEFAULT_EVAL_SET = Path(__file__).resolve().parent / "eval_set.jsonl"
 
@@ -79,7 +80,7 @@ def contains_quote(passage_text: str, quote: str) -> bool:
 
 
 def _fail(path: Path, line: int, msg: str) -> EvalSetError:
-    return EvalSetError(f"{path}:{line}: {msg}")
+    return EvalSetError(at(path, line, msg))
 
 
 def load_eval_set(path: Path | str, documents: dict[str, str] | None = None
@@ -87,23 +88,11 @@ def load_eval_set(path: Path | str, documents: dict[str, str] | None = None
     """Parse and check an eval set. With `documents` (id -> text), every source id must exist
     and every expected quote must be found in one of its expected sources."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise EvalSetError(f"eval set not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise EvalSetError(f"cannot read eval set {path}: {e}") from None
+    if not path.exists():
+        raise EvalSetError(f"eval set not found: {path}")
     items: list[EvalItem] = []
     seen: set[str] = set()
-    for no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise _fail(path, no, f"not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise _fail(path, no, "each line must be a JSON object")
+    for no, obj in read_jsonl(path, EvalSetError):
         item = _item(obj, path, no)
         if item.id in seen:
             raise _fail(path, no, f"duplicate id {item.id!r}")

@@ -13,14 +13,13 @@ import pytest
 
 from evals.beir import (
     BEIR_MAX_CHARS,
-    BenchmarkError,
     DocumentRetriever,
     QueryVectors,
     benchmark_settings,
-    load_beir,
     run_beir,
-    tune,
 )
+from evals.beir_data import BenchmarkError, load_beir
+from evals.beir_tune import tune
 from evals.benchmark_metrics import (
     contains_answer,
     drop_identical,
@@ -163,12 +162,12 @@ def test_test_split_prefers_queries_test_file(beir_dir: Path) -> None:
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda r: (r / "corpus.jsonl").unlink(), "has no corpus.jsonl"),
     (lambda r: (r / "corpus.jsonl").write_text('{"_id": "d1", "text": "ok"}\n{oops\n'),
-     r"corpus.jsonl line 2: not valid JSON"),
-    (lambda r: (r / "corpus.jsonl").write_text('{"_id": "d1"}\n'), r"line 1: missing .*'text'"),
+     r"corpus.jsonl:2: not valid JSON"),
+    (lambda r: (r / "corpus.jsonl").write_text('{"_id": "d1"}\n'), r":1: missing .*'text'"),
     (lambda r: (r / "corpus.jsonl").write_text('{"_id": "d1", "text": "a"}\n' * 2),
      "duplicate document id 'd1'"),
     (lambda r: (r / "qrels" / "test.tsv").write_text("q1 d1 1\n"),
-     r"test.tsv line 1: expected 3 tab-separated columns"),
+     r"test.tsv:1: expected 3 tab-separated columns"),
     (lambda r: (r / "qrels" / "test.tsv").write_text("q1\td1\tyes\n"), "is not an integer"),
     (lambda r: (r / "qrels" / "test.tsv").write_text("q9\td1\t1\n"),
      "judges 1 query id.* missing from queries.jsonl, e.g. 'q9'"),
