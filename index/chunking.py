@@ -15,6 +15,11 @@ from index.passage import Passage
 Span = tuple[int, int]
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# pysbd keeps "... ‘double sovereignty.’ This referred ..." as one sentence: a full stop
+# inside closing quotes, then a capital (or an opening quote), ends a sentence too.
+_AFTER_QUOTED_STOP = re.compile(r"(?<=[.!?][’”\"'])\s+(?=[A-Z“‘\"])")
+# Bump when sentence or passage boundaries change, so that old indexes are rebuilt.
+SEGMENTATION_VERSION = 2
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:
@@ -72,7 +77,18 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
         cursor = pos + len(piece)
     if cursor < end and (rest := _trim(text, cursor, end)) is not None:
         spans.append(rest)
-    return spans
+    return [part for span in spans for part in _split_after_quoted_stops(text, span)]
+
+
+def _split_after_quoted_stops(text: str, span: Span) -> list[Span]:
+    """`span` cut where a quoted sentence ends and a new one begins (see _AFTER_QUOTED_STOP)."""
+    s, e = span
+    out = []
+    for m in _AFTER_QUOTED_STOP.finditer(text, s, e):
+        out.append((s, m.start()))
+        s = m.end()
+    out.append((s, e))
+    return out
 
 
 def _line_sentences(text: str, start: int, end: int) -> list[Span]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from corpus.collection import DEFAULT_CORPUS_DIR
 from corpus.loaders import slugify
+from index.chunking import SEGMENTATION_VERSION
 from index.embedder import BUNDLED_MODEL
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
@@ -100,7 +101,8 @@ class Settings:
 
     def index_settings(self) -> dict[str, Any]:
         """The settings that shape the stored index (a change means a rebuild)."""
-        return {"max_chars": self.max_chars, "context_headers": self.context_headers == "on"}
+        return {"max_chars": self.max_chars, "context_headers": self.context_headers == "on",
+                "segmentation": SEGMENTATION_VERSION}
 
     def public(self) -> dict[str, Any]:
         """Settings worth reporting with an answer or an eval (no local paths)."""

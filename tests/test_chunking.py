@@ -152,3 +152,12 @@ def test_default_corpus_chunks_with_exact_offsets(max_chars: int) -> None:
             # No passage mixes the article's author with a commenter.
             authors = {doc.author_at(s) for s, _ in p.sentences}
             assert len(authors) == 1, (doc.id, p.start, authors)
+
+
+def test_a_full_stop_inside_closing_quotes_ends_the_sentence() -> None:
+    text = ("It translates as ‘dual power’ or ‘double sovereignty.’ This referred to a "
+            "situation. He said “Stop.” “Go on,” she said. Mr. Smith met ‘Dr. Who’ today.")
+    got = [text[s:e] for s, e in sentences(text)]
+    assert got == ["It translates as ‘dual power’ or ‘double sovereignty.’",
+                   "This referred to a situation.", "He said “Stop.”", "“Go on,” she said.",
+                   "Mr. Smith met ‘Dr. Who’ today."]
