@@ -22,9 +22,9 @@ MIN_QUOTE_WORDS = 4
 # ("It translates as ...") whose referent is the sentence before. The small handicap keeps
 # a single sentence first when it answers as well on its own.
 PAIR_PENALTY = 0.03
-# A sentence that is itself a question ("The question arises: ...?") restates the problem
-# rather than answering it, however similar it is to the student's question.
-QUESTION_PENALTY = 0.15
+# A unit that ends with a question ("The question arises: ...?") restates the problem rather
+# than answering it, however similar it is to the student's question: it is never quoted.
+# (A question followed by its answer is still a candidate, as a pair.)
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,10 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     return out
 
 
+def _is_question(text: str) -> bool:
+    return text.rstrip("”\"’' )").endswith("?")
+
+
 def complete_lead_in(p: Passage, start: int, end: int, n: int) -> tuple[int, int, int]:
     """Extend a unit that ends with a colon ("she used this analogy:") by the sentence that
     follows it, even across a paragraph break, because block quotes are their own paragraphs.
@@ -109,7 +113,7 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
     cosine to the question, plus the share of question words it contains, plus a prior for
     the rank of its passage (the fused ranking has seen the whole passage, not one line)."""
     units = [(rank, hit, s, e, n, text) for rank, hit in enumerate(hits)
-             for s, e, n, text in quote_units(hit.passage)]
+             for s, e, n, text in quote_units(hit.passage) if not _is_question(text)]
     if not units:
         return []
     vecs = cache.embed([u[5] for u in units])
@@ -120,8 +124,6 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
         overlap = len(q_terms & content_terms(text)) / len(q_terms) if q_terms else 0.0
         score = (float(c) + lexical_weight * overlap + rank_weight / (1 + rank)
                  - PAIR_PENALTY * (n - 1))
-        if text.rstrip("”\"’' )").endswith("?"):
-            score -= QUESTION_PENALTY
         # Scored as written, quoted with what it announces.
         s, e, n = complete_lead_in(hit.passage, s, e, n)
         text = hit.passage.text[s - hit.passage.start:e - hit.passage.start]

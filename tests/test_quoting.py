@@ -76,3 +76,17 @@ def test_units_and_lead_ins_are_exact_slices_within_the_passage(text: str) -> No
             assert n2 in (n, n + 1)
             # It ends where a sentence of the passage ends, so quotes stay whole sentences.
             assert e2 in {b for _, b in p.sentences}
+
+
+def test_a_question_is_never_quoted_alone_but_a_question_with_its_answer_is() -> None:
+    text = ("What impact did the April Theses make on the slogan? "
+            "The April Theses made the slogan official party policy.")
+    p = _passage(text)
+    emb = HashingEmbedder()
+    question = "What impact did the April Theses make on the slogan?"
+    cands = score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
+                             VectorCache(emb), lexical_weight=0.3)
+    texts = {c.text for c in cands}
+    assert "What impact did the April Theses make on the slogan?" not in texts
+    assert "The April Theses made the slogan official party policy." in texts
+    assert text in texts  # the pair: a question, then its answer
