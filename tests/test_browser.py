@@ -205,6 +205,16 @@ def test_not_in_the_readings_looks_different(desktop: Session) -> None:
     page.screenshot(path=screenshot_path("chat-not-in-readings"))
 
 
+def test_a_refusal_says_why_when_a_check_knows(desktop: Session) -> None:
+    page = desktop.open("/")
+    answer = ask(page, "What role did Nestor Makhno's army play in Ukraine?")
+    assert "cr-abstain" in (answer.get_attribute("class") or "")
+    reason = answer.locator(".cr-reason")
+    assert "They never mention “Nestor”, “Makhno” or “Ukraine”." == reason.inner_text()
+    assert answer.locator(".cr-quote").count() == 0
+    page.screenshot(path=screenshot_path("chat-refusal-reason"))
+
+
 def test_citations_survive_a_reload(desktop: Session) -> None:
     page = desktop.open("/")
     ask(page, SOVET)
