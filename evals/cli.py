@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from evals.against import compare_reports, format_comparison, load_report
 from evals.calibration import cross_validate, fit_threshold, write_calibration
 from evals.compare import differing_questions, significance
 from evals.evalset import DEFAULT_EVAL_SET, load_eval_set, tags_of
@@ -35,6 +36,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     _status(f"{len(items)} questions from {eval_path} ({tags_of(items)})")
     if args.calibrate:
         return _calibrate(args, pipeline, items, eval_path)
+    against = getattr(args, "against", None)
+    if against and args.compare:
+        raise ValueError("--against compares one mode with a saved report; drop --compare")
+    old = load_report(Path(against)) if against else None  # fail before the long run
     modes = list(MODES) if args.compare else [settings.mode]
     by_mode = {m: run_items(pipeline, items, m) for m in modes}
     reports = {m: build_report(pipeline, outs, m, str(eval_path)) for m, outs in by_mode.items()}
@@ -46,6 +51,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         result = reports[modes[0]]
     if args.out:
         write_json(Path(args.out), result)
+    if old is not None:
+        comparison = compare_reports(old, result)
+        if args.json:
+            print(json.dumps(comparison, ensure_ascii=False, indent=2))
+        else:
+            print(format_comparison(old, result, comparison))
+        return 0
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

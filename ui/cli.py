@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the JSON report to this file")
     p.add_argument("--compare", action="store_true",
                    help="run dense, bm25 and hybrid side by side with a significance test")
+    p.add_argument("--against", metavar="REPORT",
+                   help="compare with a report saved by --out: before/after, paired tests, "
+                        "the questions that changed")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the abstention threshold by cross-validation and store it")
     p.add_argument("--beir", metavar="DIR", help="score a BEIR-format benchmark folder")
