@@ -24,7 +24,8 @@ MIN_QUOTE_WORDS = 4
 PAIR_PENALTY = 0.03
 # A unit that ends with a question ("The question arises: ...?") restates the problem rather
 # than answering it, however similar it is to the student's question: it is never quoted.
-# (A question followed by its answer is still a candidate, as a pair.)
+# (A question followed by its answer is still a candidate, as a pair.) Nor is a reference
+# in parentheses; see _not_an_answer.
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,12 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     return out
 
 
-def _is_question(text: str) -> bool:
+def _not_an_answer(text: str) -> bool:
+    """A question, or a line wholly in parentheses (in these readings, a reference such as
+    "(Party Congress, 8-16 March 1921.)"): never quoted on its own."""
+    t = text.strip()
+    if t.startswith("(") and t.rstrip(".").endswith(")"):
+        return True
     return text.rstrip("”\"’' )").endswith("?")
 
 
@@ -113,7 +119,7 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
     cosine to the question, plus the share of question words it contains, plus a prior for
     the rank of its passage (the fused ranking has seen the whole passage, not one line)."""
     units = [(rank, hit, s, e, n, text) for rank, hit in enumerate(hits)
-             for s, e, n, text in quote_units(hit.passage) if not _is_question(text)]
+             for s, e, n, text in quote_units(hit.passage) if not _not_an_answer(text)]
     if not units:
         return []
     vecs = cache.embed([u[5] for u in units])

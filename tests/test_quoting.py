@@ -90,3 +90,15 @@ def test_a_question_is_never_quoted_alone_but_a_question_with_its_answer_is() ->
     assert "What impact did the April Theses make on the slogan?" not in texts
     assert "The April Theses made the slogan official party policy." in texts
     assert text in texts  # the pair: a question, then its answer
+
+
+def test_a_reference_in_parentheses_is_never_quoted_alone() -> None:
+    text = ("Trotsky accused the opposition of placing elections above the party.\n"
+            "(Party Congress, 8-16 March 1921.)")
+    p = _passage(text)
+    emb = HashingEmbedder()
+    question = "What did Trotsky say at the March 1921 Party Congress?"
+    cands = score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
+                             VectorCache(emb), lexical_weight=0.3)
+    assert {c.text for c in cands} == {
+        "Trotsky accused the opposition of placing elections above the party."}
