@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class Corpus:
         return corpus_hash(self.documents)
 
 
-def corpus_hash(documents: tuple[Document, ...] | list[Document]) -> str:
+def corpus_hash(documents: Sequence[Document]) -> str:
     """Order-independent hash of a set of documents."""
     h = hashlib.sha256()
     for doc_hash in sorted(d.content_hash for d in documents):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evals.runner import Outcome
 
 
-def significance(by_mode: dict[str, Sequence[Outcome]]) -> dict[str, Any]:
+def significance(by_mode: Mapping[str, Sequence[Outcome]]) -> dict[str, Any]:
     """Paired randomization (Fisher) tests between modes on passage-level ranking, via ranx."""
     from ranx import Qrels, Run, compare
 
@@ -37,7 +37,7 @@ def significance(by_mode: dict[str, Sequence[Outcome]]) -> dict[str, Any]:
     }
 
 
-def differing_questions(by_mode: dict[str, Sequence[Outcome]]) -> list[dict[str, Any]]:
+def differing_questions(by_mode: Mapping[str, Sequence[Outcome]]) -> list[dict[str, Any]]:
     """Questions whose outcome (passage hit@5, answer hit or abstention) differs by mode."""
     modes = list(by_mode)
     rows = []

@@ -8,7 +8,7 @@ import hashlib
 import os
 import re
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 32) -> None:
         self.model_name = model
         self.batch_size = batch_size
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer once loaded
         # One lock per embedder: torch inference from many threads at once gains nothing
         # on a 2-core machine and has raced in tokenizers before.
         self._lock = threading.Lock()
@@ -72,7 +72,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            vecs = self._model.encode(  # type: ignore[union-attr]
+            vecs = self._model.encode(
                 texts, batch_size=self.batch_size, convert_to_numpy=True,
                 normalize_embeddings=True, show_progress_bar=False)
         return _normalise(vecs)

@@ -65,7 +65,8 @@ class Index:
 
     def stored_vectors(self) -> np.ndarray:
         """All vectors, in passage-row order."""
-        flat = faiss.downcast_index(self.vectors.index)
+        # vectors is an IndexIDMap2 around a flat index; the flat one holds the rows.
+        flat = faiss.downcast_index(self.vectors.index)  # type: ignore[attr-defined]
         return flat.reconstruct_n(0, flat.ntotal)
 
 

@@ -8,6 +8,10 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 EXIT_USAGE = 2
 EXIT_SKIPPED = 3
@@ -21,7 +25,7 @@ def _status(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _settings(args: argparse.Namespace, **extra: object):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     from rag.settings import Settings
 
     return Settings.load(
