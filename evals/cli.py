@@ -11,7 +11,7 @@ from evals.against import compare_reports, format_comparison, load_report
 from evals.calibration import cross_validate, fit_threshold, write_calibration
 from evals.compare import differing_questions, significance
 from evals.evalset import DEFAULT_EVAL_SET, load_eval_set, tags_of
-from evals.report import build_report, format_table, write_json
+from evals.report import build_report, format_table, format_tags, write_json
 from evals.runner import run_items
 from rag.pipeline import Pipeline
 from rag.settings import CALIBRATION_FILE, MODES, Settings
@@ -66,6 +66,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
     print(format_table(reports))
+    if not args.compare:
+        print("\nBy tag:\n" + format_tags(reports[modes[0]]["by_tag"]))
     if args.compare:
         print("\nSignificance (" + sig["test"] + "):\n" + sig["table"])
         print(f"\n{len(diffs)} questions differ between modes:")

@@ -73,6 +73,28 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return out
 
 
+def by_tag(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    """Per tag of the eval set (lexical, paraphrase, comment, ...): how many questions, and
+    passage_hit@1/@5, answer_hit and false refusals for answerable tags, or the refusal rate
+    for unanswerable ones. Averages hide where a change helped; this shows it."""
+    tags = sorted({t for o in outcomes for t in o.item.tags})
+    out: dict[str, dict[str, float]] = {}
+    for tag in tags:
+        group = [o for o in outcomes if tag in o.item.tags]
+        ans = [o for o in group if o.item.answerable]
+        row: dict[str, float] = {"n": len(group)}
+        if ans:
+            row["passage_hit@1"] = sum(o.hit(o.passage_rank, 1) for o in ans) / len(ans)
+            row["passage_hit@5"] = sum(o.hit(o.passage_rank, 5) for o in ans) / len(ans)
+            row["answer_hit"] = sum(o.answer_hit for o in ans) / len(ans)
+            row["false_abstain_rate"] = sum(o.abstained for o in ans) / len(ans)
+        if len(ans) < len(group):
+            unans = [o for o in group if not o.item.answerable]
+            row["abstain_recall"] = sum(o.abstained for o in unans) / len(unans)
+        out[tag] = row
+    return out
+
+
 HEADLINE = ("recall@1", "recall@5", "mrr@10", "ndcg@10", "passage_hit@1", "passage_hit@5",
             "passage_mrr@10", "answer_hit", "abstain_precision", "abstain_recall",
             "false_abstain_rate", "latency_ms_p50", "latency_ms_p95")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.metrics import HEADLINE, summarise
+from evals.metrics import HEADLINE, by_tag, summarise
 from evals.runner import Outcome
 from rag.pipeline import Pipeline
 
@@ -25,6 +25,7 @@ def build_report(pipeline: Pipeline, outcomes: Sequence[Outcome], mode: str,
         "manifest": {k: manifest.get(k) for k in (
             "model", "dimension", "corpus_hash", "passage_count", "document_count",
             "index_settings", "library_versions", "built_at")},
+        "by_tag": by_tag(outcomes),
         "per_question": [o.to_dict() for o in outcomes],
     })
     return report
@@ -45,6 +46,22 @@ def format_table(columns: dict[str, dict[str, Any]]) -> str:
         fmt = "{:>12.1f}" if metric.startswith("latency") else "{:>12.3f}"
         lines.append(f"{metric:<{width}}" + "".join(fmt.format(columns[n][metric])
                                                     for n in names))
+    return "\n".join(lines)
+
+
+TAG_COLUMNS = ("n", "passage_hit@1", "passage_hit@5", "answer_hit", "false_abstain_rate",
+               "abstain_recall")
+
+
+def format_tags(rows: dict[str, dict[str, float]]) -> str:
+    """The by_tag breakdown of one run as a table (a dash where a figure does not apply)."""
+    width = max([len(t) for t in rows] + [3]) + 2
+    short = {"false_abstain_rate": "false_abst", "abstain_recall": "abst_recall"}
+    lines = [f"{'tag':<{width}}" + "".join(f"{short.get(c, c):>15}" for c in TAG_COLUMNS)]
+    for tag, row in rows.items():
+        cells = [f"{int(row[c]):>15}" if c == "n" else
+                 (f"{row[c]:>15.3f}" if c in row else f"{'-':>15}") for c in TAG_COLUMNS]
+        lines.append(f"{tag:<{width}}" + "".join(cells))
     return "\n".join(lines)
 
 

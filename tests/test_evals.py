@@ -107,3 +107,29 @@ def test_threshold_keeps_false_refusals_within_budget() -> None:
     cv = cross_validate(conf, ans, repeats=2)
     assert cv["cv_abstain_recall"] > 0.8
     assert cv["cv_false_abstain_rate"] <= 0.06
+
+
+def test_by_tag_breaks_the_metrics_down() -> None:
+    from dataclasses import replace
+
+    from evals.metrics import by_tag
+    from evals.report import format_tags
+
+    def tagged(o: Outcome, rank: int | None, *tags: str) -> Outcome:
+        return replace(o, item=replace(o.item, tags=tags), passage_rank=rank)
+
+    outs = [tagged(_outcome(True, False, overlap=1.0), 1, "lexical"),
+            tagged(_outcome(True, False), 4, "paraphrase"),
+            tagged(_outcome(True, True), None, "paraphrase", "comment"),
+            tagged(_outcome(False, True), None, "unanswerable"),
+            tagged(_outcome(False, False), None, "unanswerable")]
+    rows = by_tag(outs)
+    assert rows["lexical"] == {"n": 1, "passage_hit@1": 1.0, "passage_hit@5": 1.0,
+                               "answer_hit": 1.0, "false_abstain_rate": 0.0}
+    assert rows["paraphrase"] == {"n": 2, "passage_hit@1": 0.0, "passage_hit@5": 0.5,
+                                  "answer_hit": 0.0, "false_abstain_rate": 0.5}
+    assert rows["comment"]["n"] == 1
+    assert rows["unanswerable"] == {"n": 2, "abstain_recall": 0.5}
+    table = format_tags(rows)
+    assert table.splitlines()[0].split()[:2] == ["tag", "n"]
+    assert "unanswerable" in table and "0.500" in table
