@@ -29,10 +29,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return run_beir(args, settings)
     eval_path = Path(args.eval_set) if args.eval_set else DEFAULT_EVAL_SET
     pipeline = Pipeline.open(settings, status=_status)
-    # As `rag serve` does at start-up, so that latency is the warm figure a student sees, and
-    # the same for every mode of --compare whichever runs first.
-    pipeline.warm_up()
-    pipeline.warm_cache()
     documents = {d.id: d.text for d in pipeline.documents.values()}
     items = load_eval_set(eval_path, documents)
     if args.limit:
@@ -44,6 +40,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if against and args.compare:
         raise ValueError("--against compares one mode with a saved report; drop --compare")
     old = load_report(Path(against)) if against else None  # fail before the long run
+    # As `rag serve` does at start-up, so that latency is the warm figure a student sees, and
+    # the same for every mode of --compare whichever runs first.
+    pipeline.warm_up()
+    pipeline.warm_cache()
     modes = list(MODES) if args.compare else [settings.mode]
     by_mode = {m: run_items(pipeline, items, m) for m in modes}
     reports = {m: build_report(pipeline, outs, m, str(eval_path)) for m, outs in by_mode.items()}
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(format_table(reports))
     if not args.compare:
         print("\nBy tag:\n" + format_tags(reports[modes[0]]["by_tag"]))
-    if args.compare:
+    else:
         print("\nSignificance (" + sig["test"] + "):\n" + sig["table"])
         print(f"\n{len(diffs)} questions differ between modes:")
         for row in diffs:

@@ -3,6 +3,7 @@ quote, abstain. The CLI, the HTTP API, the chat and the evals all call `Pipeline
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 
@@ -71,10 +72,6 @@ class Pipeline:
         self._retrievers: dict[str, Retriever] = {}
         self._bm25: BM25Retriever | None = None
         self._lock = threading.Lock()
-        self.vocabulary = vocabulary(
-            t for d in index.documents.values()
-            for t in (d.text, d.title, d.author or "", d.publisher or "",
-                      *(a.author for a in d.attributions)))
 
     @classmethod
     def open(cls, settings: Settings, status: Callable[[str], None] = print,
@@ -83,6 +80,16 @@ class Pipeline:
         embedder = make_embedder(settings.model)
         ensure_index(settings, embedder, status=status, progress=progress)
         return cls(settings, load_index(settings.index_path), embedder)
+
+    @functools.cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word of the readings and of who wrote them, for the name check. Built on
+        first use: benchmark runs make many pipelines over one index and may never need it
+        (a race between threads only computes it twice)."""
+        return vocabulary(
+            t for d in self.index.documents.values()
+            for t in (d.text, d.title, d.author or "", d.publisher or "",
+                      *(a.author for a in d.attributions)))
 
     @property
     def documents(self) -> dict[str, Document]:
@@ -140,7 +147,7 @@ class Pipeline:
         abstained = reason is not None or confidence < s.abstain_threshold
         citations = () if abstained else make_citations(chosen, self.documents)
         return Answer(question, citations, tuple(hits), abstained, confidence, s.public(),
-                      reason if abstained else None)
+                      reason)
 
 
 def _join(names: list[str]) -> str:

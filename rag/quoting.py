@@ -22,10 +22,6 @@ MIN_QUOTE_WORDS = 4
 # ("It translates as ...") whose referent is the sentence before. The small handicap keeps
 # a single sentence first when it answers as well on its own.
 PAIR_PENALTY = 0.03
-# A unit that ends with a question ("The question arises: ...?") restates the problem rather
-# than answering it, however similar it is to the student's question: it is never quoted.
-# (A question followed by its answer is still a candidate, as a pair.) Nor is a reference
-# in parentheses; see _not_an_answer.
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,8 @@ class VectorCache:
 
 def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     """The quotable units of a passage: (start, end, n_sentences, text) for each sentence and
-    each pair of adjacent sentences on one line, skipping units too short to be an answer."""
+    each pair of adjacent sentences on one line, skipping units too short to be an answer
+    and units that cannot be one (`_not_an_answer`)."""
     units = []
     for i, (s, e) in enumerate(p.sentences):
         units.append((s, e, 1))
@@ -86,14 +83,16 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     out = []
     for s, e, n in units:
         text = p.text[s - p.start:e - p.start]
-        if len(text.split()) >= MIN_QUOTE_WORDS:
+        if len(text.split()) >= MIN_QUOTE_WORDS and not _not_an_answer(text):
             out.append((s, e, n, text))
     return out
 
 
 def _not_an_answer(text: str) -> bool:
-    """A question, or a line wholly in parentheses (in these readings, a reference such as
-    "(Party Congress, 8-16 March 1921.)"): never quoted on its own."""
+    """A unit ending with a question ("The question arises: ...?") restates the problem
+    rather than answering it, however similar it is to the student's question; a question
+    followed by its answer still counts, as a pair. A line wholly in parentheses is, in these
+    readings, a reference such as "(Party Congress, 8-16 March 1921.)"."""
     t = text.strip()
     if t.startswith("(") and t.rstrip(".").endswith(")"):
         return True
@@ -119,7 +118,7 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
     cosine to the question, plus the share of question words it contains, plus a prior for
     the rank of its passage (the fused ranking has seen the whole passage, not one line)."""
     units = [(rank, hit, s, e, n, text) for rank, hit in enumerate(hits)
-             for s, e, n, text in quote_units(hit.passage) if not _not_an_answer(text)]
+             for s, e, n, text in quote_units(hit.passage)]
     if not units:
         return []
     vecs = cache.embed([u[5] for u in units])
