@@ -7,7 +7,14 @@ from hypothesis import strategies as st
 
 from index.chunking import chunk_text
 from index.embedder import HashingEmbedder
-from rag.quoting import VectorCache, complete_lead_in, quote_units, score_candidates
+from index.passage import Passage
+from rag.quoting import (
+    Candidate,
+    VectorCache,
+    complete_lead_in,
+    quote_units,
+    score_candidates,
+)
 from rag.types import Hit
 
 TEXT = (
@@ -18,9 +25,16 @@ TEXT = (
 )
 
 
-def _passage(text: str = TEXT):
+def _passage(text: str = TEXT) -> Passage:
     [p] = chunk_text("dorr", text, max_chars=10_000)
     return p
+
+
+def _candidates(p: Passage, question: str) -> list[Candidate]:
+    """score_candidates for one passage, with the deterministic fake embedder."""
+    emb = HashingEmbedder()
+    return score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
+                            VectorCache(emb), lexical_weight=0.3)
 
 
 def test_lead_in_takes_the_next_sentence_across_a_paragraph_break() -> None:
@@ -48,10 +62,8 @@ def test_a_lead_in_at_the_end_of_a_passage_stays_as_it_is() -> None:
 
 def test_candidates_quote_what_the_lead_in_announces() -> None:
     p = _passage()
-    emb = HashingEmbedder()
     question = "What analogy did Dorr use for the committee mania?"
-    cands = score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
-                             VectorCache(emb), lexical_weight=0.3)
+    cands = _candidates(p, question)
     best = max(cands, key=lambda c: c.score)
     assert "American Federation of Labor" in best.text
     assert TEXT[best.start:best.end] == best.text
@@ -82,10 +94,8 @@ def test_a_question_is_never_quoted_alone_but_a_question_with_its_answer_is() ->
     text = ("What impact did the April Theses make on the slogan? "
             "The April Theses made the slogan official party policy.")
     p = _passage(text)
-    emb = HashingEmbedder()
     question = "What impact did the April Theses make on the slogan?"
-    cands = score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
-                             VectorCache(emb), lexical_weight=0.3)
+    cands = _candidates(p, question)
     texts = {c.text for c in cands}
     assert "What impact did the April Theses make on the slogan?" not in texts
     assert "The April Theses made the slogan official party policy." in texts
@@ -96,9 +106,7 @@ def test_a_reference_in_parentheses_is_never_quoted_alone() -> None:
     text = ("Trotsky accused the opposition of placing elections above the party.\n"
             "(Party Congress, 8-16 March 1921.)")
     p = _passage(text)
-    emb = HashingEmbedder()
     question = "What did Trotsky say at the March 1921 Party Congress?"
-    cands = score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
-                             VectorCache(emb), lexical_weight=0.3)
+    cands = _candidates(p, question)
     assert {c.text for c in cands} == {
         "Trotsky accused the opposition of placing elections above the party."}
