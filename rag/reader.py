@@ -1,0 +1,149 @@
+"""The `Reader` seam: a model that reads a question and a candidate quote together and says
+how well the text answers it (0-1). A bi-encoder compares two vectors made apart; a reader
+(cross-encoder) sees both texts at once, so it can tell the answer from a lookalike.
+
+Two implementations:
+- `OnnxReader`: the project's own reader, an int8 ONNX cross-encoder shipped in
+  `rag/reader_model/` (trained by `python -m evals.train_reader`), run with onnxruntime.
+- `CrossEncoderReader`: any sentence-transformers `CrossEncoder`, by hub name or local path.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+BUNDLED_READER = "bundled"
+NO_READER = "off"
+READER_DIR = Path(__file__).resolve().parent / "reader_model"
+
+
+class ReaderError(RuntimeError):
+    """A reader that cannot be loaded; the message says which and why."""
+
+
+class Reader(Protocol):
+    """Scores how well each text answers the question, higher is better, in [0, 1]."""
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One float32 score per text."""
+        ...
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+
+
+class OnnxReader:
+    """A cross-encoder exported to ONNX (`model.onnx` + `tokenizer.json` in one folder).
+
+    Cheap to construct; the session loads on first use (`warm_up`)."""
+
+    def __init__(self, folder: Path = READER_DIR, model_file: Path | None = None,
+                 max_len: int | None = None, batch_size: int = 64) -> None:
+        self.folder = Path(folder)
+        self.model_file = model_file or self.folder / "model.onnx"
+        self.batch_size = batch_size
+        self.max_len = max_len or self._manifest().get("max_len", 128)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def _manifest(self) -> dict[str, Any]:
+        path = self.folder / "manifest.json"
+        if not path.exists():
+            return {}
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def warm_up(self) -> None:
+        """Load the tokenizer and the onnxruntime session now."""
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is not None:
+                return
+            for need in (self.model_file, self.folder / "tokenizer.json"):
+                if not need.exists():
+                    raise ReaderError(f"reader model incomplete: {need} is missing "
+                                      "(train one with: python -m evals.train_reader)")
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+            tok.enable_truncation(max_length=self.max_len)
+            tok.enable_padding()
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            self._tokenizer = tok
+            self._session = ort.InferenceSession(str(self.model_file), opts,
+                                                 providers=["CPUExecutionProvider"])
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Scores for (question, text) pairs, batched by length to waste little padding."""
+        self.warm_up()
+        out = np.zeros(len(pairs), dtype=np.float32)
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        inputs = {i.name for i in self._session.get_inputs()}
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
+            enc = self._tokenizer.encode_batch([pairs[i] for i in idx])
+            feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                    "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+            logits = self._session.run(None, {k: v for k, v in feed.items() if k in inputs})[0]
+            out[idx] = _sigmoid(np.asarray(logits).reshape(-1))
+        return out
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One score per text."""
+        return self.score_pairs([(question, t) for t in texts])
+
+
+class CrossEncoderReader:
+    """Any sentence-transformers cross-encoder, by hub name or local folder."""
+
+    def __init__(self, model: str) -> None:
+        self.model_name = model
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the model now."""
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import CrossEncoder
+
+                try:
+                    self._model = CrossEncoder(self.model_name, device="cpu")
+                except (OSError, ValueError) as e:
+                    raise ReaderError(f"cannot load reader {self.model_name!r}: "
+                                      f"{str(e).splitlines()[0]}") from None
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One score per text (the model's own activation; sigmoid for one-logit models)."""
+        self.warm_up()
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        with self._lock:
+            s = self._model.predict([(question, t) for t in texts], show_progress_bar=False)
+        return np.asarray(s, dtype=np.float32).reshape(-1)
+
+
+@functools.lru_cache(maxsize=4)
+def make_reader(name: str) -> Reader | None:
+    """The reader for a `reader` setting: "bundled", "off", a folder with `model.onnx`, or
+    any sentence-transformers cross-encoder name or path. Shared per process."""
+    if name == NO_READER:
+        return None
+    if name == BUNDLED_READER:
+        return OnnxReader(READER_DIR)
+    if (Path(name).expanduser() / "model.onnx").exists():
+        return OnnxReader(Path(name).expanduser())
+    return CrossEncoderReader(name)
