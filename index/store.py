@@ -1,5 +1,5 @@
-"""An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl` and
-`manifest.json`. It is written to a temporary folder and swapped in, so a build that dies
+"""An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl`, `units.npy`
+(float16 vectors of every quotable unit, see `index.units`) and `manifest.json`. It is written to a temporary folder and swapped in, so a build that dies
 half-way leaves the previous index as it was. Nothing is pickled."""
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from corpus.document import Document
 from index.chunking import chunk_text
 from index.embedder import Embedder
 from index.passage import Passage
+from index.units import quote_units, unit_offsets
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.jsonl"
 DOCUMENTS = "documents.jsonl"
+UNITS = "units.npy"
 
 
 class IndexError_(Exception):
@@ -46,6 +48,8 @@ class BuildReport:
     reused: int
     seconds: float
     skipped_build: bool = False
+    # Quotable units (sentences, pairs) embedded anew; the rest were reused.
+    units_embedded: int = 0
 
 
 @dataclass
@@ -57,6 +61,14 @@ class Index:
     documents: dict[str, Document]
     passages: list[Passage]
     vectors: faiss.Index = field(repr=False)
+    # Row unit_rows[i] + j of unit_vectors is the j-th quotable unit of passages[i]. Made at
+    # build time, so that a question costs one encode, not one per candidate sentence.
+    unit_vectors: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 1)))
+    unit_rows: list[int] = field(repr=False, default_factory=list)
+
+    def passage_unit_vectors(self, row: int) -> np.ndarray:
+        """The stored vectors of passage `row`'s quotable units, in `quote_units` order."""
+        return self.unit_vectors[self.unit_rows[row]:self.unit_rows[row + 1]]
 
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """FAISS inner-product search; returns (scores, rows), rows are -1 where empty."""
@@ -162,6 +174,10 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
                 old_vecs = old.stored_vectors()
                 for row, p in enumerate(old.passages):
                     reuse[_text_key(model, p.retrieval_text)] = old_vecs[row]
+                    units = quote_units(p)
+                    if len(old.passage_unit_vectors(row)) == len(units):
+                        for u, v in zip(units, old.passage_unit_vectors(row), strict=True):
+                            reuse[_text_key(model, "unit\0" + u[3])] = v
         except IndexError_:
             reuse = {}
 
@@ -179,6 +195,7 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
             bar.update(len(rows))
     matrix = np.stack([new_vecs[i] if i in new_vecs else reuse[keys[i]]
                        for i in range(len(passages))]).astype(np.float32)
+    units, units_embedded = _embed_units(passages, embedder, model, reuse, progress)
 
     dim = int(matrix.shape[1])
     # Inner product over L2-normalised vectors is cosine similarity. add_with_ids makes the
@@ -201,13 +218,39 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
         "library_versions": library_versions(),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _write_atomically(path, manifest, documents, passages, vectors)
+    manifest["unit_count"] = int(units.shape[0])
+    _write_atomically(path, manifest, documents, passages, vectors, units)
     return BuildReport(len(passages), len(todo), len(passages) - len(todo),
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, units_embedded=units_embedded)
+
+
+def _embed_units(passages: Sequence[Passage], embedder: Embedder, model: str,
+                 reuse: dict[str, np.ndarray], progress: bool) -> tuple[np.ndarray, int]:
+    """Vectors of every quotable unit, in passage then `quote_units` order, as float16
+    (half the disk and memory; cosines move by about 1e-3, far below any margin used)."""
+    texts = [u[3] for p in passages for u in quote_units(p)]
+    keys = [_text_key(model, "unit\0" + t) for t in texts]
+    todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in reuse))
+    # Sorted by length so that each batch pads little.
+    todo.sort(key=len)
+    fresh: dict[str, np.ndarray] = {}
+    batch = 64
+    with tqdm(total=len(todo), desc="Embedding sentences", unit="sentence",
+              disable=not progress or not todo) as bar:
+        for b in range(0, len(todo), batch):
+            chunk = todo[b:b + batch]
+            for t, v in zip(chunk, embedder.embed(chunk), strict=True):
+                fresh[t] = v
+            bar.update(len(chunk))
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float16), 0
+    rows = [fresh[t] if t in fresh else reuse[k] for t, k in zip(texts, keys, strict=True)]
+    return np.stack(rows).astype(np.float16), len(todo)
 
 
 def _write_atomically(path: Path, manifest: dict[str, Any], documents: Sequence[Document],
-                      passages: Sequence[Passage], vectors: faiss.Index) -> None:
+                      passages: Sequence[Passage], vectors: faiss.Index,
+                      units: np.ndarray) -> None:
     """Write into a sibling temp folder, then swap it in with renames."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
@@ -216,6 +259,7 @@ def _write_atomically(path: Path, manifest: dict[str, Any], documents: Sequence[
     tmp.mkdir()
     try:
         faiss.write_index(vectors, str(tmp / VECTORS))
+        np.save(tmp / UNITS, units, allow_pickle=False)
         _write_jsonl(tmp / PASSAGES, (p.to_dict() for p in passages))
         _write_jsonl(tmp / DOCUMENTS, (d.to_dict() for d in documents))
         # The manifest goes last: a folder without one is never mistaken for an index.
@@ -246,9 +290,12 @@ def load_index(path: Path) -> Index:
         passages = [Passage.from_dict(r) for r in _read_jsonl(path / PASSAGES)]
         docs = [Document.from_dict(r) for r in _read_jsonl(path / DOCUMENTS)]
         vectors = faiss.read_index(str(path / VECTORS))
+        units = np.load(path / UNITS, allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexError_(f"index at {path} is damaged ({e.__class__.__name__}); "
                           "run `rag build` to rebuild it") from None
-    if vectors.ntotal != len(passages) or manifest.get("passage_count") != len(passages):
+    rows = unit_offsets(passages)
+    if (vectors.ntotal != len(passages) or manifest.get("passage_count") != len(passages)
+            or units.shape[0] != rows[-1]):
         raise IndexError_(f"index at {path} is inconsistent; run `rag build` to rebuild it")
-    return Index(path, manifest, {d.id: d for d in docs}, passages, vectors)
+    return Index(path, manifest, {d.id: d for d in docs}, passages, vectors, units, rows)

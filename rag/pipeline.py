@@ -7,21 +7,21 @@ import functools
 import threading
 from collections.abc import Callable
 
+import numpy as np
+
 from corpus.collection import Corpus, load_corpus
 from corpus.document import Document
 from index.embedder import Embedder, make_embedder
 from index.store import BuildReport, Index, build_index, load_index, staleness
+from rag.combiner import load_combiner
 from rag.evidence import answer_kind, gives, unknown_names, vocabulary
-from rag.quoting import (
-    VectorCache,
-    make_citations,
-    pick_quotes,
-    quote_units,
-    score_candidates,
-)
+from rag.judge import Judge
+from rag.quoting import Candidate, make_citations, pick_quotes, score_candidates
+from rag.reader import make_reader
+from rag.rerank import RerankingRetriever, best_per_hit, best_spans, order_hits
 from rag.retrieval import BM25Retriever, Retriever, make_retriever
 from rag.settings import MAX_K, MODES, Settings
-from rag.types import Answer
+from rag.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2000
 
@@ -61,14 +61,24 @@ def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None =
                        settings.index_settings(), settings.public(), progress=progress)
 
 
+def make_judge(settings: Settings) -> Judge | None:
+    """The reader and combiner that the settings ask for, or None for cosine scoring."""
+    reader = make_reader(settings.reader)
+    combiner = load_combiner()
+    if reader is None or combiner is None:
+        return None
+    return Judge(reader, combiner, settings.reader_depth)
+
+
 class Pipeline:
     """A loaded index plus retrievers and a quoter. Safe to share between threads."""
 
-    def __init__(self, settings: Settings, index: Index, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder,
+                 judge: Judge | None = None) -> None:
         self.settings = settings
         self.index = index
         self.embedder = embedder
-        self._cache = VectorCache(embedder)
+        self.judge = judge
         self._retrievers: dict[str, Retriever] = {}
         self._bm25: BM25Retriever | None = None
         self._lock = threading.Lock()
@@ -79,7 +89,7 @@ class Pipeline:
         """Load the index for `settings`, rebuilding it first if it is missing or stale."""
         embedder = make_embedder(settings.model)
         ensure_index(settings, embedder, status=status, progress=progress)
-        return cls(settings, load_index(settings.index_path), embedder)
+        return cls(settings, load_index(settings.index_path), embedder, make_judge(settings))
 
     @functools.cached_property
     def vocabulary(self) -> frozenset[str]:
@@ -96,8 +106,8 @@ class Pipeline:
         """The indexed documents by id."""
         return self.index.documents
 
-    def retriever(self, mode: str) -> Retriever:
-        """The retriever for a mode, built once and shared."""
+    def base_retriever(self, mode: str) -> Retriever:
+        """The dense, BM25 or hybrid retriever for a mode, built once and shared."""
         with self._lock:
             if mode not in self._retrievers:
                 if mode != "dense" and self._bm25 is None:
@@ -106,31 +116,49 @@ class Pipeline:
                     mode, self.index, self.embedder, self.settings.rrf_k, bm25=self._bm25)
             return self._retrievers[mode]
 
+    def retriever(self, mode: str) -> Retriever:
+        """The retriever the answers use: with a reader, the base ranking reordered by each
+        passage's best quote (`rag.rerank`); without one, the base ranking."""
+        base = self.base_retriever(mode)
+        if self.judge is None:
+            return base
+        return RerankingRetriever(base, self._best_quotes, self.settings.rerank_depth)
+
     def warm_up(self) -> None:
-        """Load the model and build BM25 now, not on the first question."""
+        """Load the models and build BM25 now, not on the first question."""
         warm = getattr(self.embedder, "warm_up", None)
         if warm:
             warm()
-        self.retriever(self.settings.mode)
+        if self.judge is not None:
+            self.judge.warm_up()
+        self.base_retriever(self.settings.mode)
 
-    def warm_cache(self) -> int:
-        """Embed every quotable unit now, so that the first questions after start-up are as
-        fast as later ones. Returns how many were embedded (0 when they would not all fit in
-        the cache, as for a large benchmark corpus: warming would only evict itself)."""
-        texts = [t for p in self.index.passages for *_, t in quote_units(p)]
-        if len(texts) > self._cache.size:
-            return 0
-        self._cache.embed(texts)
-        return len(texts)
+    def _unit_vectors(self, hit: Hit) -> np.ndarray:
+        return self.index.passage_unit_vectors(hit.row)
+
+    def candidates(self, question: str, hits: list[Hit], s: Settings) -> list[Candidate]:
+        """Every quotable unit of the hits, scored: by the judge when there is one."""
+        qv = self.embedder.embed([question])[0]
+        cands = score_candidates(question, qv, hits, self._unit_vectors,
+                                 s.lexical_weight, s.rank_weight)
+        return self.judge.rescore(question, cands) if self.judge is not None else cands
+
+    def _best_quotes(self, question: str, hits: list[Hit]) -> list[float]:
+        return best_per_hit(hits, self.candidates(question, list(hits), self.settings))
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer with verbatim quotes and citations, or abstain with possibly related passages."""
         validate_question(question, k, mode)
         s = self.settings.replace(k=k, mode=mode)
-        hits = self.retriever(s.mode).search(question, s.k)
-        qv = self._cache.embed([question])[0]
-        candidates = score_candidates(question, qv, hits, self._cache, s.lexical_weight,
-                                      s.rank_weight)
+        if self.judge is not None:
+            # One pass of the judge both reorders the passages and picks the quotes.
+            pool = self.base_retriever(s.mode).search(question, max(s.k, s.rerank_depth))
+            candidates = self.candidates(question, pool, s)
+            hits = order_hits(pool, best_per_hit(pool, candidates), s.k)
+        else:
+            hits = self.base_retriever(s.mode).search(question, s.k)
+            candidates = self.candidates(question, hits, s)
+        spans = best_spans(hits, candidates)
         reason = None
         if s.evidence_checks == "on":
             if kind := answer_kind(question):
@@ -145,9 +173,10 @@ class Pipeline:
         chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
         confidence = chosen[0].score if chosen else 0.0
         abstained = reason is not None or confidence < s.abstain_threshold
-        citations = () if abstained else make_citations(chosen, self.documents)
+        parts = self.judge.combiner.parts if self.judge is not None else None
+        citations = () if abstained else make_citations(chosen, self.documents, parts)
         return Answer(question, citations, tuple(hits), abstained, confidence, s.public(),
-                      reason)
+                      reason, spans)
 
 
 def _join(names: list[str]) -> str:

@@ -17,6 +17,7 @@ from corpus.collection import DEFAULT_CORPUS_DIR
 from corpus.loaders import slugify
 from index.chunking import SEGMENTATION_VERSION
 from index.embedder import BUNDLED_MODEL
+from index.units import UNITS_VERSION
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 MODES = ("dense", "bm25", "hybrid")
@@ -63,6 +64,14 @@ class Settings:
     # Refuse a question naming what the readings never mention, and quote only sentences
     # with a date (a number) for a "when" ("how many") question; see rag/evidence.py.
     evidence_checks: str = "on"
+    # The reader that judges candidate quotes: "bundled" (the project's own, rag/reader_model),
+    # "off" (cosine + overlap only), a folder with model.onnx, or any sentence-transformers
+    # cross-encoder name or path. With a reader, abstain_threshold is a probability.
+    reader: str = "bundled"
+    # Passages fetched and reordered by their best quote before the top k are kept.
+    rerank_depth: int = 10
+    # Candidate quotes read by the reader per question (the best by cosine + overlap).
+    reader_depth: int = 30
     # Origins (comma-separated) allowed to call the HTTP API from a browser; `rag serve
     # --cors-origin` adds to these. Empty: CORS closed.
     cors_origins: str = ""
@@ -78,6 +87,11 @@ class Settings:
             raise SettingsError(f"context_headers must be on or off, got {self.context_headers!r}")
         if self.evidence_checks not in ("on", "off"):
             raise SettingsError(f"evidence_checks must be on or off, got {self.evidence_checks!r}")
+        if not 1 <= self.rerank_depth <= MAX_K:
+            raise SettingsError(f"rerank_depth must be between 1 and {MAX_K}, "
+                                f"got {self.rerank_depth}")
+        if not 1 <= self.reader_depth <= 500:
+            raise SettingsError(f"reader_depth must be between 1 and 500, got {self.reader_depth}")
         if self.max_chars < 100:
             raise SettingsError(f"max_chars must be at least 100, got {self.max_chars}")
 
@@ -102,7 +116,7 @@ class Settings:
     def index_settings(self) -> dict[str, Any]:
         """The settings that shape the stored index (a change means a rebuild)."""
         return {"max_chars": self.max_chars, "context_headers": self.context_headers == "on",
-                "segmentation": SEGMENTATION_VERSION}
+                "segmentation": SEGMENTATION_VERSION, "units": UNITS_VERSION}
 
     def public(self) -> dict[str, Any]:
         """Settings worth reporting with an answer or an eval (no local paths)."""
@@ -112,7 +126,8 @@ class Settings:
                 "max_quotes": self.max_quotes, "quote_margin": self.quote_margin,
                 "lexical_weight": self.lexical_weight, "rank_weight": self.rank_weight,
                 "abstain_threshold": self.abstain_threshold,
-                "evidence_checks": self.evidence_checks}
+                "evidence_checks": self.evidence_checks, "reader": self.reader,
+                "rerank_depth": self.rerank_depth, "reader_depth": self.reader_depth}
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored), validated."""

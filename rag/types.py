@@ -38,6 +38,8 @@ class Citation:
     passage_end: int
     # Set when the quoted words are not the document author's (e.g. "reader comment").
     role: str | None = None
+    # Why it scored so: each signal's share of the combiner's log-odds (empty without one).
+    score_parts: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Answer:
     settings: dict[str, Any] = field(default_factory=dict)
     # Why the readings cannot answer, when a check (not only a low score) found it.
     abstain_reason: str | None = None
+    # Per passage, the span of its best-scoring sentence (to highlight), or None.
+    best_spans: tuple[tuple[int, int] | None, ...] = ()
 
     @property
     def text(self) -> str:
@@ -59,6 +63,10 @@ class Answer:
         if self.abstained:
             return f"{ABSTAIN_TEXT} {self.abstain_reason}" if self.abstain_reason else ABSTAIN_TEXT
         return " ".join(f"“{c.quote}” [{c.n}]" for c in self.citations)
+
+    def _best_spans(self) -> tuple[tuple[int, int] | None, ...]:
+        missing = len(self.passages) - len(self.best_spans)
+        return self.best_spans + (None,) * max(0, missing)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `rag ask --json` and `POST /api/ask`."""
@@ -74,13 +82,15 @@ class Answer:
                     "url": c.url, "date": c.date, "quote": c.quote, "start": c.start,
                     "end": c.end, "score": round(c.score, 4), "role": c.role,
                     "passage_start": c.passage_start, "passage_end": c.passage_end,
+                    "score_parts": dict(c.score_parts),
                 }
                 for c in self.citations
             ],
             "passages": [
                 {"doc_id": h.passage.doc_id, "start": h.passage.start, "end": h.passage.end,
-                 "text": h.passage.text, "score": round(h.score, 6)}
-                for h in self.passages
+                 "text": h.passage.text, "score": round(h.score, 6),
+                 "best_start": best[0] if best else None, "best_end": best[1] if best else None}
+                for h, best in zip(self.passages, self._best_spans(), strict=True)
             ],
             "settings": self.settings,
         }

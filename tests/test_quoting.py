@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.chunking import chunk_text
 from index.embedder import HashingEmbedder
 from index.passage import Passage
-from rag.quoting import (
-    Candidate,
-    VectorCache,
-    complete_lead_in,
-    quote_units,
-    score_candidates,
-)
+from index.units import quote_units
+from rag.quoting import Candidate, complete_lead_in, score_candidates
 from rag.types import Hit
 
 TEXT = (
@@ -33,8 +29,12 @@ def _passage(text: str = TEXT) -> Passage:
 def _candidates(p: Passage, question: str) -> list[Candidate]:
     """score_candidates for one passage, with the deterministic fake embedder."""
     emb = HashingEmbedder()
+
+    def unit_vectors(hit: Hit) -> np.ndarray:
+        return emb.embed([t for *_, t in quote_units(hit.passage)])
+
     return score_candidates(question, emb.embed([question])[0], [Hit(p, 1.0, 0)],
-                            VectorCache(emb), lexical_weight=0.3)
+                            unit_vectors, lexical_weight=0.3)
 
 
 def test_lead_in_takes_the_next_sentence_across_a_paragraph_break() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from corpus.collection import DEFAULT_CORPUS_DIR
 from index.chunking import SEGMENTATION_VERSION
+from index.units import UNITS_VERSION
 from rag.settings import CALIBRATION_FILE, Settings, SettingsError
 
 
@@ -82,7 +83,8 @@ def test_env_strings_are_cast_to_field_types() -> None:
     assert s.quote_margin == 0.25
     assert s.model == "hash"
     assert s.index_settings() == {"max_chars": 1000, "context_headers": False,
-                                  "segmentation": SEGMENTATION_VERSION}
+                                  "segmentation": SEGMENTATION_VERSION,
+                                  "units": UNITS_VERSION}
 
 
 def test_load_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,7 +98,7 @@ def test_manifest_keys(tmp_path: Path, docs: list[Document]) -> None:
     assert "faiss-cpu" in manifest["library_versions"]
     assert manifest["built_at"][:2] == "20"
     assert sorted(p.name for p in path.iterdir()) == [
-        "documents.jsonl", "manifest.json", "passages.jsonl", "vectors.faiss"]
+        "documents.jsonl", "manifest.json", "passages.jsonl", "units.npy", "vectors.faiss"]
 
 
 def test_second_build_embeds_nothing(tmp_path: Path, docs: list[Document]) -> None:
@@ -125,7 +125,9 @@ def test_changing_one_document_reembeds_only_its_passages(tmp_path: Path,
     report = build_index(path, new_docs, emb, "hash", SETTINGS, progress=False)
     assert 0 < report.embedded <= len(expected)
     assert report.embedded == len(new_texts)
-    assert sum(emb.calls) == report.embedded
+    # Only the new sentence (alone and paired with its neighbour) is embedded as a unit.
+    assert 0 < report.units_embedded <= 2
+    assert sum(emb.calls) == report.embedded + report.units_embedded
     after = load_index(path)
     assert after.documents["trains"].text.endswith("Maglev trains float on magnets.")
     # Vectors of the untouched documents are carried over unchanged.

@@ -62,6 +62,9 @@ class CitationOut(BaseModel):
     role: str | None = Field(description='e.g. "reader comment" when a commenter wrote it')
     passage_start: int
     passage_end: int
+    score_parts: dict[str, float] = Field(
+        default_factory=dict,
+        description="each signal's share of the log-odds that this quote answers")
 
 
 class PassageOut(BaseModel):
@@ -72,6 +75,8 @@ class PassageOut(BaseModel):
     end: int
     text: str
     score: float
+    best_start: int | None = Field(None, description="start of its best sentence, to highlight")
+    best_end: int | None = None
 
 
 class AnswerOut(BaseModel):

@@ -135,10 +135,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
 
     status(f"Loading the index for {settings.corpus} …")
     pipeline = Pipeline.open(settings, status=status)
+    # Loading the models up front keeps the first students' questions as fast as later
+    # ones; sentence vectors are already in the index.
     pipeline.warm_up()
-    # Embedding every quotable sentence up front keeps the first students' questions as
-    # fast as later ones (20 cold questions at once took a 14 s p95 without it).
-    status(f"Warming up: embedded {pipeline.warm_cache()} quotable sentences.")
     # The `cors_origins` setting (comma-separated; config file or RAG_CORS_ORIGINS) adds to
     # the --cors-origin flags.
     configured = settings.cors_origins

@@ -1,0 +1,202 @@
+"""Fit the score combiner (`rag/combiner.json`) on SQuAD 2.0 articles the reader never saw.
+
+    python -m evals.fit_combiner [--benchmarks ../shared/benchmarks] [--work DIR]
+
+The "combiner" share of SQuAD 2.0 dev articles (see `evals.reader_data.split_articles`) is
+indexed as a small corpus, one document per article, with the project's own `build_index`.
+Each question then goes through the pipeline's own path: hybrid retrieval of
+`rerank_depth` passages, every quotable unit scored (cosine, overlap, rank), the best
+`reader_depth` read by the reader. A unit is a positive when it holds a gold answer of an
+answerable question; every unit of an unanswerable question is a negative. A logistic
+regression on standardised features is fitted on those rows and written as plain numbers.
+The "heldout" share is only reported: answer accuracy and no-answer AUC of the combiner
+against the cosine score alone. The project's eval sets are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from corpus.document import Document
+from evals.reader_data import SquadQuestion, file_sha256, load_squad, split_articles
+from evals.train_reader import DEFAULT_BENCHMARKS
+from index.embedder import make_embedder
+from index.store import build_index, load_index
+from rag.combiner import COMBINER_FILE, FEATURES, Combiner, logit, question_type, type_features
+from rag.pipeline import Pipeline
+from rag.quoting import Candidate
+from rag.reader import READER_DIR, OnnxReader
+from rag.settings import Settings
+
+SEED = 13
+
+
+def article_documents(questions: Sequence[SquadQuestion]
+                      ) -> tuple[list[Document], dict[str, list[tuple[int, int]]]]:
+    """One document per article (paragraphs joined by blank lines), and each answerable
+    question's gold answer spans in its document's text."""
+    paras: dict[str, list[str]] = {}
+    for q in questions:
+        if q.context not in paras.setdefault(q.article, []):
+            paras[q.article].append(q.context)
+    docs, offset = [], {}
+    for article, ps in paras.items():
+        text, pos = "", 0
+        for p in ps:
+            offset[(article, p)] = pos
+            text += p + "\n\n"
+            pos = len(text)
+        docs.append(Document(id=article, text=text.rstrip(), title=article.replace("_", " ")))
+    gold: dict[str, list[tuple[int, int]]] = {}
+    for q in questions:
+        if q.impossible:
+            continue
+        base = offset[(q.article, q.context)]
+        gold[q.id] = [(base + q.sentences[i][0], base + q.sentences[i][1])
+                      for i in q.answer_sentences]
+    return docs, gold
+
+
+def _label(c: Candidate, doc_id: str, spans: list[tuple[int, int]]) -> int:
+    """1 when the unit holds a whole answer sentence of this question."""
+    return int(c.hit.passage.doc_id == doc_id and any(
+        c.start <= s and e <= c.end for s, e in spans))
+
+
+def question_rows(pipeline: Pipeline, reader: OnnxReader, q: SquadQuestion,
+                  gold: list[tuple[int, int]]) -> list[tuple[dict[str, float], int, float]]:
+    """(features, label, cheap score) for the read candidates of one question, made as the
+    pipeline makes them (`Pipeline.candidates` without a judge, then `Judge.rescore`'s
+    features)."""
+    s = pipeline.settings
+    pool = pipeline.base_retriever(s.mode).search(q.question, max(s.k, s.rerank_depth))
+    cands = pipeline.candidates(q.question, pool, s)
+    cands = sorted(cands, key=lambda c: -c.score)[:s.reader_depth]
+    if not cands:
+        return []
+    scores = reader.score(q.question, [c.text for c in cands])
+    kind = question_type(q.question)
+    out = []
+    for c, r in zip(cands, scores, strict=True):
+        asked, given = type_features(kind, c.text)
+        feats = dict(c.features) | {"reader": logit(float(r)), "type_asked": asked,
+                                    "type_given": given}
+        out.append((feats, _label(c, q.article, gold), c.score))
+    return out
+
+
+def _auc(pos: Sequence[float], neg: Sequence[float]) -> float:
+    """P(a random positive scores above a random negative), ties half."""
+    if not pos or not neg:
+        return float("nan")
+    p, n = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
+def report(per_question: Sequence[tuple[SquadQuestion, list[tuple[dict[str, float], int, float]]]],
+           combiner: Combiner) -> dict[str, dict[str, float]]:
+    """Held-out figures: top-1 answer accuracy over answerable questions, and the AUC of the
+    question's best score for answerable against unanswerable, per scorer."""
+    out = {}
+    for name in ("cosine_overlap_rank", "reader_only", "combiner"):
+        right, best_ans, best_unans = 0, [], []
+        n_ans = 0
+        for q, rows in per_question:
+            if not rows:
+                scores = np.zeros(0)
+            elif name == "combiner":
+                x = np.asarray([[r[0].get(f, 0.0) for f in combiner.features] for r in rows])
+                scores = combiner.probability(x)
+            elif name == "reader_only":
+                scores = np.asarray([r[0]["reader"] for r in rows])
+            else:
+                scores = np.asarray([r[2] for r in rows])
+            top = float(scores.max()) if len(scores) else -1e9
+            if q.impossible:
+                best_unans.append(top)
+            else:
+                n_ans += 1
+                best_ans.append(top)
+                if len(scores) and rows[int(np.argmax(scores))][1] == 1:
+                    right += 1
+        out[name] = {"answer_accuracy": right / max(1, n_ans),
+                     "no_answer_auc": _auc(best_ans, best_unans),
+                     "answerable": n_ans, "unanswerable": len(best_unans)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: build the two small indexes, fit, report, write rag/combiner.json."""
+    ap = argparse.ArgumentParser(prog="python -m evals.fit_combiner", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--benchmarks", type=Path, default=DEFAULT_BENCHMARKS)
+    ap.add_argument("--work", type=Path, default=Path("reader-work"))
+    ap.add_argument("--out", type=Path, default=COMBINER_FILE)
+    ap.add_argument("--heldout-sample", type=int, default=1000,
+                    help="held-out questions to report on (a seeded sample; 0: all)")
+    args = ap.parse_args(argv)
+    squad_file = args.benchmarks / "squad-v2.0-dev" / "dev-v2.0.json"
+    if not squad_file.exists():
+        print(f"error: {squad_file} not found; pass --benchmarks DIR", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    from sklearn.linear_model import LogisticRegression
+
+    questions = load_squad(squad_file)
+    split = split_articles(sorted({q.article for q in questions}))
+    settings = Settings(reader="off")
+    embedder = make_embedder(settings.model)
+    reader = OnnxReader(READER_DIR)
+    per_part: dict[str, list[Any]] = {}
+    for part in ("combiner", "heldout"):
+        qs = [q for q in questions if split[q.article] == part]
+        if part == "heldout" and args.heldout_sample and len(qs) > args.heldout_sample:
+            qs = random.Random(SEED).sample(qs, args.heldout_sample)
+        docs, gold = article_documents([q for q in questions if split[q.article] == part])
+        path = args.work / f"squad-{part}-index"
+        build_index(path, docs, embedder, settings.model, settings.index_settings())
+        pipe = Pipeline(settings, load_index(path), embedder)
+        per_part[part] = [(q, question_rows(pipe, reader, q, gold.get(q.id, [])))
+                          for q in tqdm(qs, desc=f"Scoring {part} questions", unit="q")]
+    rows = [r for _, rs in per_part["combiner"] for r in rs]
+    x = np.asarray([[r[0].get(f, 0.0) for f in FEATURES] for r in rows], dtype=np.float64)
+    y = np.asarray([r[1] for r in rows])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
+    combiner = Combiner(FEATURES, tuple(float(w) for w in lr.coef_[0]),
+                        float(lr.intercept_[0]), tuple(mean.tolist()), tuple(scale.tolist()))
+    figures = {"fit_rows": len(rows), "fit_positives": int(y.sum()),
+               "heldout": report(per_part["heldout"], combiner),
+               "combiner_articles": report(per_part["combiner"], combiner)}
+    payload = {
+        "model": combiner.to_dict(),
+        "method": "logistic regression (scikit-learn, C=1) on standardised features",
+        "reader": json.loads((READER_DIR / "manifest.json").read_text())["name"],
+        "command": "python -m evals.fit_combiner " + " ".join(argv or sys.argv[1:]),
+        "data": {"squad-v2.0-dev/dev-v2.0.json": file_sha256(squad_file)},
+        "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "minutes": round((time.time() - t0) / 60, 1),
+        "figures": figures,
+    }
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    print(json.dumps({"weights": dict(zip(FEATURES, combiner.weights, strict=True)),
+                      **figures}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

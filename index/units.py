@@ -1,0 +1,79 @@
+"""Quotable units: the sentences, and pairs of adjacent sentences, that may be quoted as an
+answer. Pure functions of a `Passage`, so that the index can embed every unit at build time
+and the quoter finds the same units, in the same order, at question time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.passage import Passage
+
+# Sentences shorter than this are headings, list stubs or signatures, not answers.
+MIN_QUOTE_WORDS = 4
+# Bump when the rules below change: stored unit vectors follow this order.
+UNITS_VERSION = 2
+
+# "As cited in Lih, 'Ironic Triumph,' p. 222." / "Ibid., p. 4" / "See Read, Lenin, p. 154":
+# a pointer to another text, not a claim of this one.
+_CITATION_LEAD = re.compile(r"^\s*(\[\d+\]\.?\s*)?(as cited in|cited in|ibid|see also|see|cf\.)\b",
+                            re.IGNORECASE)
+_PAGE_REF = re.compile(r"\bpp?\.\s*\d+")
+# A bibliography entry names a publisher and a year: "(Sphere Books, 1967)".
+_PUBLISHER_YEAR = re.compile(r"\((?:[^()]*\b(?:Press|Books|Publishers|Verlag|Routledge)\b[^()]*"
+                             r"\b(?:1[5-9]|20)\d\d\b[^()]*|[^()]*\b(?:1[5-9]|20)\d\d\b[^()]*"
+                             r"\b(?:Press|Books|Publishers|Verlag|Routledge)\b[^()]*)\)")
+_FOOTNOTE_LINE = re.compile(r"^\s*\[\d+\]")
+
+
+def not_an_answer(text: str) -> bool:
+    """True for a unit that can never be the answer, however similar it is to a question:
+    - a question itself ("The question arises: ...?"); a question followed by its answer
+      still counts, as a pair;
+    - a line wholly in parentheses, in these readings a reference such as
+      "(Party Congress, 8-16 March 1921.)";
+    - a footnote or bibliography line: starts with a footnote number "[6]." or a pointer
+      ("As cited in", "See", "Ibid"), or names a page ("p. 222") with a publisher and year;
+    - a fragment: a unit starting in lower case was cut from a longer sentence."""
+    t = text.strip()
+    if not t:
+        return True
+    if t.startswith("(") and t.rstrip(".").endswith(")"):
+        return True
+    if text.rstrip("”\"’' )").endswith("?"):
+        return True
+    if _FOOTNOTE_LINE.match(t) or _CITATION_LEAD.match(t):
+        return True
+    if _PUBLISHER_YEAR.search(t) and (_PAGE_REF.search(t) or len(t.split()) < 25):
+        return True
+    if _PAGE_REF.search(t) and len(t.split()) < 12:
+        return True
+    first = t.lstrip("“‘\"'([-–— ")[:1]
+    return first.islower()
+
+
+def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
+    """The quotable units of a passage: (start, end, n_sentences, text) for each sentence and
+    each pair of adjacent sentences on one line, skipping units too short to be an answer
+    and units that cannot be one (`not_an_answer`)."""
+    units = []
+    for i, (s, e) in enumerate(p.sentences):
+        units.append((s, e, 1))
+        if i + 1 < len(p.sentences):
+            nxt_s, nxt_e = p.sentences[i + 1]
+            if "\n" not in p.text[e - p.start:nxt_s - p.start]:
+                units.append((s, nxt_e, 2))
+    out = []
+    for s, e, n in units:
+        text = p.text[s - p.start:e - p.start]
+        if len(text.split()) >= MIN_QUOTE_WORDS and not not_an_answer(text):
+            out.append((s, e, n, text))
+    return out
+
+
+def unit_offsets(passages: Sequence[Passage]) -> list[int]:
+    """Row of each passage's first unit in the stored unit table (length len(passages)+1)."""
+    out = [0]
+    for p in passages:
+        out.append(out[-1] + len(quote_units(p)))
+    return out

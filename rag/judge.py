@@ -1,0 +1,48 @@
+"""Judge candidate quotes with the reader and the combiner: the reader reads the question
+and each of the best candidates together, and the combiner turns its score, the cosine, the
+word overlap, the passage rank and the answer type into one probability that the quote
+answers. Quotes, passage order and refusal all follow that probability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from rag.combiner import Combiner, feature_rows, logit, question_type, type_features
+from rag.quoting import Candidate
+from rag.reader import Reader
+
+
+class Judge:
+    """A reader and a combiner. Reading costs the most, so only the `depth` candidates
+    that the cheap score (cosine + overlap + rank) ranks highest are read; the rest keep a
+    probability computed as if the reader had found nothing in them."""
+
+    def __init__(self, reader: Reader, combiner: Combiner, depth: int = 30) -> None:
+        self.reader = reader
+        self.combiner = combiner
+        self.depth = depth
+
+    def warm_up(self) -> None:
+        """Load the reader now, not on the first question."""
+        warm = getattr(self.reader, "warm_up", None)
+        if warm:
+            warm()
+
+    def rescore(self, question: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The same candidates, each with `score` = P(answers) and its features extended."""
+        if not candidates:
+            return []
+        order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+        read = order[:self.depth]
+        scores = self.reader.score(question, [candidates[i].text for i in read])
+        reader = {i: logit(float(s)) for i, s in zip(read, scores, strict=True)}
+        kind = question_type(question)
+        rows = []
+        for i, c in enumerate(candidates):
+            asked, given = type_features(kind, c.text)
+            rows.append(dict(c.features) | {"reader": reader.get(i, logit(0.0)),
+                                            "type_asked": asked, "type_given": given})
+        probs = self.combiner.probability(feature_rows(rows, self.combiner.features))
+        return [replace(c, score=float(p), features=tuple(r.items()))
+                for c, p, r in zip(candidates, probs, rows, strict=True)]

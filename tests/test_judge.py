@@ -1,0 +1,183 @@
+"""The reader seam, the combiner, the judge and the reranker, with deterministic fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from index.chunking import chunk_text
+from index.units import not_an_answer, quote_units
+from rag.combiner import FEATURES, Combiner, load_combiner, question_type, type_features
+from rag.judge import Judge
+from rag.quoting import Candidate
+from rag.reader import CrossEncoderReader, OnnxReader, ReaderError, make_reader
+from rag.rerank import RerankingRetriever, best_per_hit, best_spans, order_hits
+from rag.types import Hit
+
+
+class KeywordReader:
+    """Says a text answers when it contains the question's last word."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        key = question.rstrip("?").split()[-1].lower()
+        return np.asarray([0.95 if key in t.lower() else 0.05 for t in texts],
+                          dtype=np.float32)
+
+
+def _reader_only() -> Combiner:
+    """A combiner that listens to the reader alone (weight 1 on its logit)."""
+    w = tuple(1.0 if f == "reader" else 0.0 for f in FEATURES)
+    return Combiner(FEATURES, w, 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
+
+
+TEXT = ("Dual power was a term for two rival authorities. Lenin wrote an article in April. "
+        "The soviets met in Petrograd with many delegates.")
+
+
+def _cands(text: str = TEXT) -> list[Candidate]:
+    [p] = chunk_text("d", text, max_chars=10_000)
+    hit = Hit(p, 1.0, 0)
+    # Cheap scores that prefer the first sentence, as a cosine might.
+    return [Candidate(0, hit, s, e, t, 1.0 - i * 0.1, n, (("cosine", 1.0 - i * 0.1),))
+            for i, (s, e, n, t) in enumerate(quote_units(p))]
+
+
+def test_judge_prefers_what_the_reader_says_answers() -> None:
+    judge = Judge(KeywordReader(), _reader_only())
+    out = judge.rescore("Where did the soviets meet in Petrograd?", _cands())
+    best = max(out, key=lambda c: c.score)
+    assert "Petrograd" in best.text
+    assert 0.0 <= min(c.score for c in out) and max(c.score for c in out) <= 1.0
+    assert dict(best.features)["reader"] > 0
+
+
+def test_judge_reads_only_the_best_candidates() -> None:
+    reader = KeywordReader()
+    cands = _cands()
+    out = Judge(reader, _reader_only(), depth=2).rescore("who wrote in April?", cands)
+    assert reader.calls == [2]
+    assert len(out) == len(cands)
+    # Candidates that were not read get the reader's floor, so they rank last.
+    assert out[-1].score < 0.01
+
+
+def test_combiner_parts_add_up_to_the_log_odds() -> None:
+    c = Combiner(("a", "b"), (2.0, -1.0), 0.5, (1.0, 0.0), (2.0, 1.0))
+    row = {"a": 3.0, "b": 1.0}
+    parts = c.parts(row)
+    p = float(c.probability(np.asarray([[3.0, 1.0]]))[0])
+    assert parts == {"a": 2.0, "b": -1.0, "bias": 0.5}
+    assert p == pytest.approx(1 / (1 + np.exp(-(2.0 - 1.0 + 0.5))))
+    assert Combiner.from_dict(c.to_dict()) == c
+
+
+def test_shipped_combiner_loads_with_known_features() -> None:
+    c = load_combiner()
+    if c is None:
+        pytest.skip("no combiner fitted yet")
+    assert set(c.features) <= set(FEATURES)
+    assert len(c.weights) == len(c.features) == len(c.mean) == len(c.scale)
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("When did the February revolution start?", "time"),
+    ("How many delegates came?", "quantity"),
+    ("Who wrote the April Theses?", "person"),
+    ("Where did the soviets meet?", "place"),
+    ("What is dual power?", None),
+])
+def test_question_types(question: str, kind: str | None) -> None:
+    assert question_type(question) == kind
+
+
+def test_type_features() -> None:
+    assert type_features(None, "anything") == (0.0, 0.0)
+    assert type_features("time", "It happened in 1917.") == (1.0, 1.0)
+    assert type_features("person", "the party decided so.") == (1.0, 0.0)
+    assert type_features("person", "It was written by Lenin in exile.") == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("text", [
+    "[7]. As cited in Lih, “Ironic Triumph,” p. 222.",
+    "As cited in Lih, “Ironic Triumph,” p. 206.",
+    "Leon Trotsky (Translator: Max Eastman), Chapter XI ‘Dual Power’ (pp. 202-210) in "
+    "History of the Russian Revolution (Sphere Books, 1967)",
+    "(Party Congress, 8-16 March 1921.)",
+    "and so the council was formed in the spring.",
+    "What impact did the April Theses make on the slogan?",
+])
+def test_references_footnotes_and_fragments_are_not_answers(text: str) -> None:
+    assert not_an_answer(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Dual power was a term for two rival authorities.",
+    "She is grimly optimistic toward the end of her book (pp. 34, 38), because she feels "
+    "that Hunger and Cold will destroy soviet power in the coming months.",
+    "“All power to the soviets” was the slogan of 1917.",
+])
+def test_ordinary_sentences_are_answers(text: str) -> None:
+    assert not not_an_answer(text)
+
+
+class ListRetriever:
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        return self.hits[:k]
+
+
+def _hits(n: int) -> list[Hit]:
+    return [Hit(p, 1.0 / (i + 1), i) for i, p in enumerate(
+        chunk_text("d", "\n\n".join(f"Sentence number {i} is here." for i in range(n)),
+                   max_chars=30))]
+
+
+def test_reranking_retriever_orders_by_best_quote_and_keeps_ties_stable() -> None:
+    hits = _hits(4)
+    scores = {0: 0.1, 1: 0.9, 2: 0.1, 3: 0.5}
+    rr = RerankingRetriever(ListRetriever(hits), lambda q, hs: [scores[h.row] for h in hs],
+                            depth=4)
+    out = rr.search("q", 3)
+    assert [h.row for h in out] == [1, 3, 0]
+    assert [h.score for h in out] == [0.9, 0.5, 0.1]
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=8), st.integers(1, 8))
+def test_order_hits_is_a_sorted_prefix(scores: list[float], k: int) -> None:
+    hits = _hits(len(scores))[:len(scores)]
+    scores = scores[:len(hits)]
+    out = order_hits(hits, scores, k)
+    assert len(out) == min(k, len(hits))
+    assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)
+    assert len({h.row for h in out}) == len(out)
+
+
+def test_best_per_hit_and_best_spans() -> None:
+    cands = _cands()
+    hit = cands[0].hit
+    other = Hit(hit.passage, 0.5, 7)
+    assert best_per_hit([hit, other], cands) == [max(c.score for c in cands), 0.0]
+    spans = best_spans([hit, other], cands)
+    assert spans[0] == (cands[0].start, cands[0].end) and spans[1] is None
+
+
+def test_make_reader_names() -> None:
+    assert make_reader("off") is None
+    assert isinstance(make_reader("bundled"), OnnxReader)
+    assert isinstance(make_reader("some/cross-encoder"), CrossEncoderReader)
+
+
+def test_onnx_reader_with_missing_files_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ReaderError, match="evals.train_reader"):
+        OnnxReader(tmp_path).score("q", ["t"])
