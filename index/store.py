@@ -1,6 +1,7 @@
 """An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl`, `units.npy`
-(float16 vectors of every quotable unit, see `index.units`) and `manifest.json`. It is written to a temporary folder and swapped in, so a build that dies
-half-way leaves the previous index as it was. Nothing is pickled."""
+(float16 vectors of every quotable unit, see `index.units`) and `manifest.json`. It is
+written to a temporary folder and swapped in, so a build that dies half-way leaves the
+previous index as it was. Nothing is pickled."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def test_unverified_leftover_is_rebuilt(parts: list[Path], data_dir: Path) -> No
 
 
 def test_parts_out_of_order_are_not_a_zip(parts: list[Path], data_dir: Path) -> None:
-    with pytest.raises(ModelAssemblyError, match="do not form a zip"):
+    with pytest.raises(ModelAssemblyError, match="could not unzip"):
         _assemble(data_dir, list(reversed(parts)))
     assert list((data_dir / "models").iterdir()) == []
 

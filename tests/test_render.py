@@ -131,6 +131,23 @@ def test_abstention_looks_different_and_lists_related_passages() -> None:
     assert_no_active_content(out)
 
 
+def test_related_passage_marks_its_best_sentence_and_links_to_it() -> None:
+    start = TEXT.index("Honey bees")
+    end = TEXT.index("They store")
+    para_end = TEXT.index("\n\nComment")
+    related = [{"doc_id": "bees", "start": start, "end": para_end,
+                "text": TEXT[start:para_end], "score": 0.1,
+                "best_start": TEXT.index("They store"), "best_end": para_end},
+               # A span outside its passage is ignored, never trusted.
+               {"doc_id": "bees", "start": 0, "end": 27, "text": "First paragraph about bees.",
+                "score": 0.05, "best_start": start, "best_end": end}]
+    out = render_answer(answer(abstained=True, passages=related), DOCS)
+    assert out.count("<mark>") == 1
+    assert "<mark>They store it in wax cells.</mark>" in out
+    assert f"start={TEXT.index('They store')}&amp;end={para_end}" in out
+    assert_no_active_content(out)
+
+
 def test_abstention_shows_its_reason_as_text() -> None:
     data = {**answer(abstained=True), "abstain_reason": f"They never mention {EVIL}."}
     out = render_answer(data, DOCS)

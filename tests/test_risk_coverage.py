@@ -126,6 +126,7 @@ def test_curve_properties(outs: list[Outcome]) -> None:
 def test_a_perfect_ranking_beats_any_other(pair: tuple[list[bool], list[bool]]) -> None:
     # The same questions three ways: right answers most confident, least confident, shuffled.
     correct, shuffled = pair
+
     def run(order: list[bool]) -> float:
         outs = [_outcome(1 - i / len(order), hit=c, qid=str(i)) for i, c in enumerate(order)]
         return aurc(risk_coverage(outs))

@@ -137,6 +137,17 @@ def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url:
             f'{links_html}</li>')
 
 
+def _best_sentence(doc: Document | None, p: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A citation-shaped dict for the passage's best sentence, if it is valid."""
+    bs, be, ps, pe = p.get("best_start"), p.get("best_end"), p.get("start"), p.get("end")
+    if doc is None or not all(isinstance(v, int) for v in (bs, be, ps, pe)):
+        return None
+    if not ps <= bs < be <= pe <= len(doc.text):  # type: ignore[operator]
+        return None
+    return {"quote": doc.text[bs:be], "start": bs, "end": be,  # type: ignore[misc]
+            "passage_start": ps, "passage_end": pe}
+
+
 def _related(passages: Sequence[Mapping[str, Any]], documents: Mapping[str, Document],
              base_url: str) -> str:
     """The "possibly related" list shown with an abstention."""
@@ -145,9 +156,14 @@ def _related(passages: Sequence[Mapping[str, Any]], documents: Mapping[str, Docu
         doc = documents.get(str(p.get("doc_id")))
         title = esc(doc.title if doc else p.get("doc_id"))
         snippet = esc(_trim_right(_SPACE.sub(" ", str(p.get("text", ""))).strip(), RELATED_CHARS))
+        best = _best_sentence(doc, p)
+        if best is not None:
+            # The passage's best sentence, marked, so the student sees where to look.
+            snippet = quote_in_context(doc, best)
         link = ""
         if doc is not None and isinstance(p.get("start"), int) and isinstance(p.get("end"), int):
-            href = reader_href(base_url, doc.id, p["start"], p["end"])
+            start, end = (best["start"], best["end"]) if best else (p["start"], p["end"])
+            href = reader_href(base_url, doc.id, start, end)
             link = (f' <a class="cr-read" href="{esc(href)}" target="_blank" rel="noopener">'
                     f'Read the passage<span class="cr-sr"> in {title}</span></a>')
         items.append(f'<li><p class="cr-related-title">{title}</p>'
