@@ -175,9 +175,9 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
                 old_vecs = old.stored_vectors()
                 for row, p in enumerate(old.passages):
                     reuse[_text_key(model, p.retrieval_text)] = old_vecs[row]
-                    units = quote_units(p)
-                    if len(old.passage_unit_vectors(row)) == len(units):
-                        for u, v in zip(units, old.passage_unit_vectors(row), strict=True):
+                    old_units = quote_units(p)
+                    if len(old.passage_unit_vectors(row)) == len(old_units):
+                        for u, v in zip(old_units, old.passage_unit_vectors(row), strict=True):
                             reuse[_text_key(model, "unit\0" + u[3])] = v
         except IndexError_:
             reuse = {}

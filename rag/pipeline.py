@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -136,14 +136,14 @@ class Pipeline:
     def _unit_vectors(self, hit: Hit) -> np.ndarray:
         return self.index.passage_unit_vectors(hit.row)
 
-    def candidates(self, question: str, hits: list[Hit], s: Settings) -> list[Candidate]:
+    def candidates(self, question: str, hits: Sequence[Hit], s: Settings) -> list[Candidate]:
         """Every quotable unit of the hits, scored: by the judge when there is one."""
         qv = self.embedder.embed([question])[0]
         cands = score_candidates(question, qv, hits, self._unit_vectors,
                                  s.lexical_weight, s.rank_weight)
         return self.judge.rescore(question, cands) if self.judge is not None else cands
 
-    def _best_quotes(self, question: str, hits: list[Hit]) -> list[float]:
+    def _best_quotes(self, question: str, hits: Sequence[Hit]) -> list[float]:
         return best_per_hit(hits, self.candidates(question, list(hits), self.settings))
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -111,13 +113,18 @@ def test_missing_part_file_names_the_extra(parts: list[Path], data_dir: Path) ->
 
 def test_embedder_loads_mpnet_from_the_assembled_folder(
         data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sentence_transformers
-
     seen: list[str] = []
+    # A stand-in module: importing the real sentence_transformers costs ~10 s.
+    fake = types.ModuleType("sentence_transformers")
+
+    def sentence_transformer(path: str, device: str) -> object:
+        seen.append(path)
+        return object()
+
+    fake.SentenceTransformer = sentence_transformer  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sentence_transformers", fake)
     monkeypatch.setattr(embedder, "_MODELS", {})
     monkeypatch.setattr(mpnet, "assemble", lambda d: d / "assembled")
-    monkeypatch.setattr(sentence_transformers, "SentenceTransformer",
-                        lambda path, device: seen.append(path) or object())
     embedder._load_model("all-mpnet-base-v2")
     assert seen == [str(data_dir / "assembled")]
 
