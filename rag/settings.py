@@ -17,6 +17,7 @@ from corpus.collection import DEFAULT_CORPUS_DIR
 from corpus.loaders import slugify
 from index.chunking import SEGMENTATION_VERSION
 from index.embedder import BUNDLED_MODEL
+from index.paths import default_data_dir
 from index.units import UNITS_VERSION
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
@@ -26,14 +27,6 @@ MAX_K = 50
 
 class SettingsError(ValueError):
     """A setting with a value that cannot work; the message names it."""
-
-
-def default_data_dir() -> Path:
-    """Where indexes live: $RAG_DATA_DIR, else the XDG data home."""
-    if env := os.environ.get("RAG_DATA_DIR"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "cited-readings"
 
 
 @dataclass(frozen=True)

@@ -151,10 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from corpus.collection import CorpusError
+    from index.mpnet import ModelAssemblyError
     from index.store import IndexError_
+    from rag.reader import ReaderError
     from rag.settings import SettingsError
 
-    return (CliError, CorpusError, IndexError_, SettingsError, ValueError, OSError)
+    return (CliError, CorpusError, IndexError_, ModelAssemblyError, ReaderError, SettingsError,
+            ValueError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
