@@ -132,6 +132,38 @@ class HashingEmbedder:
         return _normalise(out)
 
 
+class MemoEmbedder:
+    """Remembers the vectors of the last few single texts embedded: one question is embedded
+    by the dense retriever and again by the quote scorer, and should cost one encode."""
+
+    def __init__(self, inner: Embedder, size: int = 256) -> None:
+        self.inner = inner
+        self.size = size
+        self._memo: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the inner model now."""
+        warm = getattr(self.inner, "warm_up", None)
+        if warm:
+            warm()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for texts; a single text already seen is not embedded again."""
+        if len(texts) != 1:
+            return self.inner.embed(texts)
+        with self._lock:
+            hit = self._memo.get(texts[0])
+        if hit is not None:
+            return hit[None, :]
+        vec = self.inner.embed(texts)
+        with self._lock:
+            if len(self._memo) >= self.size:
+                self._memo.pop(next(iter(self._memo)))  # oldest first: dicts keep order
+            self._memo[texts[0]] = vec[0]
+        return vec
+
+
 @functools.lru_cache(maxsize=8)
 def make_embedder(model: str) -> SentenceTransformerEmbedder | HashingEmbedder:
     """The embedder for a model setting: "hash", the bundled name, or any ST name or path.

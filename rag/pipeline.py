@@ -11,7 +11,7 @@ import numpy as np
 
 from corpus.collection import Corpus, load_corpus
 from corpus.document import Document
-from index.embedder import Embedder, make_embedder
+from index.embedder import Embedder, MemoEmbedder, make_embedder
 from index.store import BuildReport, Index, build_index, load_index, staleness
 from rag.combiner import load_combiner
 from rag.evidence import answer_kind, gives, unknown_names, vocabulary
@@ -77,7 +77,8 @@ class Pipeline:
                  judge: Judge | None = None) -> None:
         self.settings = settings
         self.index = index
-        self.embedder = embedder
+        # The question is embedded by the dense retriever and by the quote scorer: once.
+        self.embedder: Embedder = MemoEmbedder(embedder)
         self.judge = judge
         self._retrievers: dict[str, Retriever] = {}
         self._bm25: BM25Retriever | None = None

@@ -181,3 +181,25 @@ def test_make_reader_names() -> None:
 def test_onnx_reader_with_missing_files_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ReaderError, match="evals.train_reader"):
         OnnxReader(tmp_path).score("q", ["t"])
+
+
+def test_memo_embedder_embeds_a_repeated_question_once() -> None:
+    from index.embedder import HashingEmbedder, MemoEmbedder
+
+    class Counting(HashingEmbedder):
+        calls = 0
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            Counting.calls += 1
+            return super().embed(texts)
+
+    memo = MemoEmbedder(Counting(), size=2)
+    a = memo.embed(["what is dual power?"])
+    b = memo.embed(["what is dual power?"])
+    np.testing.assert_array_equal(a, b)
+    assert Counting.calls == 1
+    memo.embed(["x"])
+    memo.embed(["y"])  # evicts the oldest
+    memo.embed(["what is dual power?"])
+    assert Counting.calls == 4
+    assert memo.embed(["p", "q"]).shape == (2, 384)
