@@ -74,17 +74,31 @@ def _label(c: Candidate, doc_id: str, spans: list[tuple[int, int]]) -> int:
         c.start <= s and e <= c.end for s, e in spans))
 
 
+def passage_rank(pool: Sequence[Any], doc_id: str, spans: list[tuple[int, int]]) -> int | None:
+    """1-based rank of the first retrieved passage holding a gold answer sentence."""
+    for i, h in enumerate(pool, 1):
+        p = h.passage
+        if p.doc_id == doc_id and any(p.start <= s and e <= p.end for s, e in spans):
+            return i
+    return None
+
+
+
+Row = tuple[dict[str, float], int, float]
+
+
 def question_rows(pipeline: Pipeline, reader: OnnxReader, q: SquadQuestion,
-                  gold: list[tuple[int, int]]) -> list[tuple[dict[str, float], int, float]]:
+                  gold: list[tuple[int, int]]) -> tuple[list[Row], int | None]:
     """(features, label, cheap score) for the read candidates of one question, made as the
     pipeline makes them (`Pipeline.candidates` without a judge, then `Judge.rescore`'s
-    features)."""
+    features); and the rank of the first passage holding the answer."""
     s = pipeline.settings
     pool = pipeline.base_retriever(s.mode).search(q.question, max(s.k, s.rerank_depth))
+    rank = passage_rank(pool, q.article, gold) if gold else None
     cands = pipeline.candidates(q.question, pool, s)
     cands = sorted(cands, key=lambda c: -c.score)[:s.reader_depth]
     if not cands:
-        return []
+        return [], rank
     scores = reader.score(q.question, [c.text for c in cands])
     kind = question_type(q.question)
     out = []
@@ -93,7 +107,7 @@ def question_rows(pipeline: Pipeline, reader: OnnxReader, q: SquadQuestion,
         feats = dict(c.features) | {"reader": logit(float(r)), "type_asked": asked,
                                     "type_given": given}
         out.append((feats, _label(c, q.article, gold), c.score))
-    return out
+    return out, rank
 
 
 def _auc(pos: Sequence[float], neg: Sequence[float]) -> float:
@@ -104,8 +118,8 @@ def _auc(pos: Sequence[float], neg: Sequence[float]) -> float:
     return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
-def report(per_question: Sequence[tuple[SquadQuestion, list[tuple[dict[str, float], int, float]]]],
-           combiner: Combiner) -> dict[str, dict[str, float]]:
+def report(per_question: Sequence[tuple[SquadQuestion, list[Row]]], combiner: Combiner
+           ) -> dict[str, dict[str, float]]:
     """Held-out figures: top-1 answer accuracy over answerable questions, and the AUC of the
     question's best score for answerable against unanswerable, per scorer."""
     out = {}
@@ -159,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = make_embedder(settings.model)
     reader = OnnxReader(READER_DIR)
     per_part: dict[str, list[Any]] = {}
+    ranks: list[int | None] = []  # where the answer sits in the fused ranking
     for part in ("combiner", "heldout"):
         qs = [q for q in questions if split[q.article] == part]
         if part == "heldout" and args.heldout_sample and len(qs) > args.heldout_sample:
@@ -167,8 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         path = args.work / f"squad-{part}-index"
         build_index(path, docs, embedder, settings.model, settings.index_settings())
         pipe = Pipeline(settings, load_index(path), embedder)
-        per_part[part] = [(q, question_rows(pipe, reader, q, gold.get(q.id, [])))
-                          for q in tqdm(qs, desc=f"Scoring {part} questions", unit="q")]
+        for q in tqdm(qs, desc=f"Scoring {part} questions", unit="q"):
+            rows_q, rank = question_rows(pipe, reader, q, gold.get(q.id, []))
+            per_part.setdefault(part, []).append((q, rows_q))
+            if not q.impossible:
+                ranks.append(rank)
+    recall = {f"base_passage_recall@{n}": sum(1 for r in ranks if r is not None and r <= n)
+              / max(1, len(ranks)) for n in (1, 5, 10, 20)}
     rows = [r for _, rs in per_part["combiner"] for r in rs]
     x = np.asarray([[r[0].get(f, 0.0) for f in FEATURES] for r in rows], dtype=np.float64)
     y = np.asarray([r[1] for r in rows])
@@ -177,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
     combiner = Combiner(FEATURES, tuple(float(w) for w in lr.coef_[0]),
                         float(lr.intercept_[0]), tuple(mean.tolist()), tuple(scale.tolist()))
-    figures = {"fit_rows": len(rows), "fit_positives": int(y.sum()),
+    figures = {"fit_rows": len(rows), "fit_positives": int(y.sum()), **recall,
                "heldout": report(per_part["heldout"], combiner),
                "combiner_articles": report(per_part["combiner"], combiner)}
     payload = {

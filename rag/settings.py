@@ -62,7 +62,7 @@ class Settings:
     # cross-encoder name or path. With a reader, abstain_threshold is a probability.
     reader: str = "bundled"
     # Passages fetched and reordered by their best quote before the top k are kept.
-    rerank_depth: int = 10
+    rerank_depth: int = 20
     # Candidate quotes read by the reader per question (the best by cosine + overlap).
     reader_depth: int = 30
     # Origins (comma-separated) allowed to call the HTTP API from a browser; `rag serve
