@@ -37,8 +37,13 @@ from index.embedder import Embedder, make_embedder
 from index.store import build_index, load_index, staleness
 from rag.pipeline import Pipeline
 from rag.retrieval import HybridRetriever, Retriever
+from rag.rerank import RerankingRetriever
 from rag.settings import MODES, Settings
 from rag.types import Hit
+
+# The hybrid ranking with its first `rerank_depth` passages reordered by the reader and
+# combiner (`rag.rerank`), as the chat does: `rag eval --beir DIR --rerank`.
+RERANKED = "hybrid+reader"
 
 # Ranking depth per query: recall@100 needs 100 distinct documents.
 DOC_DEPTH = 100
@@ -153,6 +158,8 @@ def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
     """A document-level retriever for a mode, built from the pipeline's own retrievers."""
     if fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+    if mode == RERANKED:
+        return reranked_document_retriever(pipeline, weights)
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     base = dict(passage_retrievers or {})
@@ -170,6 +177,22 @@ def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
     return HybridRetriever([DocumentRetriever(base["dense"], n, rows),
                             DocumentRetriever(base["bm25"], n, rows)],
                            rrf_k=rrf_k, depth=DOC_DEPTH, weights=weights)
+
+
+def reranked_document_retriever(pipeline: Pipeline, weights: Sequence[float] = BEIR_WEIGHTS
+                                ) -> Retriever:
+    """Passage-fused hybrid, its head reordered by the judge, folded into documents."""
+    from rag.pipeline import make_judge
+
+    judged = Pipeline(pipeline.settings, pipeline.index, pipeline.embedder,
+                      make_judge(pipeline.settings))
+    if judged.judge is None:
+        raise BenchmarkError("--rerank needs a reader and a combiner (setting reader is off)")
+    fused = HybridRetriever([pipeline.retriever("dense"), pipeline.retriever("bm25")],
+                            rrf_k=pipeline.settings.rrf_k, weights=weights)
+    head = RerankingRetriever(fused, judged.best_quotes, pipeline.settings.rerank_depth)
+    rows = {doc_id: i for i, doc_id in enumerate(pipeline.index.documents)}
+    return DocumentRetriever(head, len(pipeline.index.passages), rows)
 
 
 def rank_documents(retriever: Retriever, queries: Mapping[str, str], depth: int = DOC_DEPTH,
@@ -246,7 +269,7 @@ def evaluate(bset: BeirSet, settings: Settings, modes: Sequence[str] = MODES,
         row["seconds"] = seconds
         if run_dir is not None:
             row["run_file"] = str(write_run(run_dir / f"{tag}-{mode}.trec", run, f"rag-{mode}"))
-        if sample:
+        if sample and mode in MODES:
             t = time.perf_counter()
             row.update(answer_metrics(pipeline, bset, sample, mode, progress=progress))
             row["answer_seconds"] = round(time.perf_counter() - t, 1)
@@ -279,11 +302,11 @@ def format_report(report: Mapping[str, Any]) -> str:
              f"model {report['settings']['model']}, max_chars {report['settings']['max_chars']}, "
              f"{report['fusion']['method']} fusion rrf_k {report['fusion']['rrf_k']} "
              f"weights {report['fusion']['weights']}, title as {report.get('title', '?')}",
-             f"{'metric':<24}" + "".join(f"{m:>10}" for m in modes)]
+             f"{'metric':<24}" + "".join(f"{m:>14}" for m in modes)]
     for key in keys:
         cells = [report["modes"][m].get(key) for m in modes]
-        fmt = "{:>10.1f}" if key.endswith("seconds") else "{:>10.4f}"
-        lines.append(f"{key:<24}" + "".join(fmt.format(c) if c is not None else f"{'-':>10}"
+        fmt = "{:>14.1f}" if key.endswith("seconds") else "{:>14.4f}"
+        lines.append(f"{key:<24}" + "".join(fmt.format(c) if c is not None else f"{'-':>14}"
                                           for c in cells))
     lines.append(f"index ready in {report['index_seconds']:.1f} s; queries embedded in "
                  f"{report.get('query_embedding_seconds', 0.0):.1f} s")
@@ -311,7 +334,10 @@ def run_beir(args: argparse.Namespace, settings: Settings) -> int:
         raise BenchmarkError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     bset = load_beir(args.beir, getattr(args, "split", None) or "test",
                      getattr(args, "limit", None))
-    report = evaluate(bset, settings, [mode] if mode else MODES, run_dir_for(args, settings))
+    modes = [mode] if mode else list(MODES)
+    if getattr(args, "rerank", False):
+        modes.append(RERANKED)
+    report = evaluate(bset, settings, modes, run_dir_for(args, settings))
     text = json.dumps(report, indent=2, ensure_ascii=False)
     if getattr(args, "out", None):
         Path(args.out).expanduser().write_text(text + "\n", encoding="utf-8")

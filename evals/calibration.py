@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
-# The most answerable questions we accept refusing (issue 4: false_abstain_rate <= 0.03).
-MAX_FALSE_ABSTAIN = 0.03
+# The most answerable questions we accept refusing when fitting. Issue 11 allows a
+# false_abstain_rate of at most 0.05 in exchange for abstain_recall >= 0.90; fitting at 0.04
+# leaves room for the spread between cross-validation folds.
+MAX_FALSE_ABSTAIN = 0.04
 
 
 def fit_threshold(confidence: np.ndarray, answerable: np.ndarray,

@@ -123,7 +123,7 @@ class Pipeline:
         base = self.base_retriever(mode)
         if self.judge is None:
             return base
-        return RerankingRetriever(base, self._best_quotes, self.settings.rerank_depth)
+        return RerankingRetriever(base, self.best_quotes, self.settings.rerank_depth)
 
     def warm_up(self) -> None:
         """Load the models and build BM25 now, not on the first question."""
@@ -144,7 +144,8 @@ class Pipeline:
                                  s.lexical_weight, s.rank_weight)
         return self.judge.rescore(question, cands) if self.judge is not None else cands
 
-    def _best_quotes(self, question: str, hits: Sequence[Hit]) -> list[float]:
+    def best_quotes(self, question: str, hits: Sequence[Hit]) -> list[float]:
+        """Each hit's best quote score (what the reranking retriever orders by)."""
         return best_per_hit(hits, self.candidates(question, list(hits), self.settings))
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:

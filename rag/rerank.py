@@ -42,8 +42,9 @@ def order_hits(hits: Sequence[Hit], scores: Sequence[float], k: int) -> list[Hit
 
 
 class RerankingRetriever:
-    """Retrieve `depth` passages with `base`, then order them by their best quote's score.
-    Ties keep the base order. The hit's score becomes that best-quote score."""
+    """Retrieve with `base`, then order its first `depth` passages by their best quote's
+    score; deeper passages follow in the base order (reading them all would cost too much,
+    and a deep list, e.g. for recall@100, keeps the base ranking's tail)."""
 
     def __init__(self, base: Retriever, best_quote: BestQuote, depth: int = 10) -> None:
         self.base = base
@@ -55,4 +56,10 @@ class RerankingRetriever:
         hits = self.base.search(query, max(k, self.depth))
         if not hits:
             return []
-        return order_hits(hits, self.best_quote(query, hits), k)
+        head = order_hits(hits[:self.depth], self.best_quote(query, hits[:self.depth]),
+                          self.depth)
+        floor = min(h.score for h in head)
+        # The tail keeps its order, scored just below the head so scores still fall.
+        tail = [Hit(h.passage, floor - 1e-6 * (i + 1), h.row)
+                for i, h in enumerate(hits[self.depth:])]
+        return (head + tail)[:k]

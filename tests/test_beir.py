@@ -285,6 +285,21 @@ def test_run_beir_with_qa_reports_answer_rates(beir_dir: Path, tmp_path: Path,
     assert 0.0 <= row["would_abstain_rate"] <= 1.0
 
 
+def test_run_beir_rerank_adds_a_reader_column(beir_dir: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args(beir_dir, json=True, mode="bm25", rerank=True)
+    assert run_beir(args, _settings(tmp_path / "d")) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["modes"]) == ["bm25", "hybrid+reader"]
+    row = report["modes"]["hybrid+reader"]
+    assert 0.0 < row["ndcg@10"] <= 1.0 and row["recall@100"] == pytest.approx(1.0)
+    assert read_run(Path(row["run_file"]) if row.get("run_file") else _only_run(tmp_path))
+
+
+def _only_run(tmp_path: Path) -> Path:
+    return next((tmp_path / "d" / "benchmarks" / "runs").glob("*hybrid+reader.trec"))
+
+
 def test_run_beir_unknown_mode(beir_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(BenchmarkError, match="unknown mode 'sparse'"):
         run_beir(_args(beir_dir, mode="sparse"), _settings(tmp_path / "d"))

@@ -153,6 +153,20 @@ def test_reranking_retriever_orders_by_best_quote_and_keeps_ties_stable() -> Non
     assert [h.score for h in out] == [0.9, 0.5, 0.1]
 
 
+def test_reranking_retriever_keeps_the_tail_below_depth_in_base_order() -> None:
+    hits = _hits(5)
+    seen: list[int] = []
+
+    def best(q: str, hs: Sequence[Hit]) -> list[float]:
+        seen.append(len(hs))
+        return [0.1 * h.row for h in hs]
+
+    out = RerankingRetriever(ListRetriever(hits), best, depth=2).search("q", 5)
+    assert seen == [2]  # only the head is judged
+    assert [h.row for h in out] == [1, 0, 2, 3, 4]
+    assert all(a.score > b.score for a, b in zip(out, out[1:], strict=False))
+
+
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=8), st.integers(1, 8))
 def test_order_hits_is_a_sorted_prefix(scores: list[float], k: int) -> None:
     hits = _hits(len(scores))[:len(scores)]

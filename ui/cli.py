@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beir", metavar="DIR", help="score a BEIR-format benchmark folder")
     p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
     p.add_argument("--limit", type=int, help="only the first N questions (quick runs)")
+    p.add_argument("--rerank", action="store_true",
+                   help="with --beir: also score hybrid reordered by the reader (hybrid+reader)")
     p.add_argument("--plot", metavar="FILE",
                    help="write the risk-coverage PNG here (default: beside --out)")
     _common(p)
