@@ -36,8 +36,8 @@ from evals.trec import write_qrels, write_run
 from index.embedder import Embedder, make_embedder
 from index.store import build_index, load_index, staleness
 from rag.pipeline import Pipeline
-from rag.retrieval import HybridRetriever, Retriever
 from rag.rerank import RerankingRetriever
+from rag.retrieval import HybridRetriever, Retriever
 from rag.settings import MODES, Settings
 from rag.types import Hit
 
