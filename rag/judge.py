@@ -18,7 +18,7 @@ class Judge:
     that the cheap score (cosine + overlap + rank) ranks highest are read; the rest keep a
     probability computed as if the reader had found nothing in them."""
 
-    def __init__(self, reader: Reader, combiner: Combiner, depth: int = 30) -> None:
+    def __init__(self, reader: Reader, combiner: Combiner, depth: int = 12) -> None:
         self.reader = reader
         self.combiner = combiner
         self.depth = depth
@@ -29,13 +29,19 @@ class Judge:
         if warm:
             warm()
 
-    def rescore(self, question: str, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """The same candidates, each with `score` = P(answers) and its features extended."""
+    def rescore(self, question: str, candidates: Sequence[Candidate],
+                writers: Sequence[str] | None = None) -> list[Candidate]:
+        """The same candidates, each with `score` = P(answers) and its features extended.
+        `writers[i]`, when given and not empty, is who wrote candidate i: the reader reads
+        "writer: text", so that "What did Kvidal argue?" can match a sentence of his comment
+        that does not repeat his name (the quote itself stays the bare text)."""
         if not candidates:
             return []
         order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
         read = order[:self.depth]
-        scores = self.reader.score(question, [candidates[i].text for i in read])
+        who = writers or [""] * len(candidates)
+        scores = self.reader.score(question, [
+            f"{who[i]}: {candidates[i].text}" if who[i] else candidates[i].text for i in read])
         reader = {i: logit(float(s)) for i, s in zip(read, scores, strict=True)}
         kind = question_type(question)
         rows = []

@@ -4,6 +4,7 @@ quote, abstain. The CLI, the HTTP API, the chat and the evals all call `Pipeline
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable, Sequence
 
@@ -24,6 +25,8 @@ from rag.settings import MAX_K, MODES, Settings
 from rag.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2000
+# Words of three letters or more: the parts of a name worth matching ("Kvidal", "Lih").
+_NAME_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 class QuestionError(ValueError):
@@ -142,7 +145,23 @@ class Pipeline:
         qv = self.embedder.embed([question])[0]
         cands = score_candidates(question, qv, hits, self._unit_vectors,
                                  s.lexical_weight, s.rank_weight)
-        return self.judge.rescore(question, cands) if self.judge is not None else cands
+        if self.judge is None:
+            return cands
+        asked = {w.lower() for w in _NAME_WORD.findall(question)}
+        return self.judge.rescore(question, cands, [self._writer(c, asked) for c in cands])
+
+    def _writer(self, c: Candidate, asked: set[str]) -> str:
+        """Who wrote a candidate's words, for the reader, when the question asks about that
+        writer ("What did Kvidal argue?") or that kind of writing ("the comments"): the
+        sentence itself rarely repeats the name. "" otherwise, so questions that name no
+        one are read exactly as the reader was trained."""
+        author, role = self.documents[c.hit.passage.doc_id].author_at(c.start)
+        named = author and any(w.lower() in asked for w in _NAME_WORD.findall(author))
+        kind = role and any(w.lower().rstrip("s") in {a.rstrip("s") for a in asked}
+                            for w in _NAME_WORD.findall(role) if len(w) > 3)
+        if not (named or kind):
+            return ""
+        return f"{author} ({role})" if role else str(author)
 
     def best_quotes(self, question: str, hits: Sequence[Hit]) -> list[float]:
         """Each hit's best quote score (what the reranking retriever orders by)."""

@@ -217,3 +217,19 @@ def test_memo_embedder_embeds_a_repeated_question_once() -> None:
     memo.embed(["what is dual power?"])
     assert Counting.calls == 4
     assert memo.embed(["p", "q"]).shape == (2, 384)
+
+
+def test_the_reader_reads_who_wrote_a_candidate_but_the_quote_stays_bare() -> None:
+    class Recording:
+        texts: list[str] = []
+
+        def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+            Recording.texts = list(texts)
+            return np.full(len(texts), 0.5, dtype=np.float32)
+
+    cands = _cands()[:2]
+    out = Judge(Recording(), _reader_only()).rescore(
+        "What did Kvidal argue?", cands, ["Björn-Olav Kvidal (reader comment)", ""])
+    assert sorted(Recording.texts) == sorted(
+        [f"Björn-Olav Kvidal (reader comment): {cands[0].text}", cands[1].text])
+    assert [c.text for c in out] == [c.text for c in cands]

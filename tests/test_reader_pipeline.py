@@ -1,0 +1,114 @@
+"""The shipped reader and combiner inside the real answering path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.collection import load_corpus
+from index.embedder import HashingEmbedder
+from index.store import build_index, load_index
+from rag.combiner import COMBINER_FILE, load_combiner
+from rag.pipeline import Pipeline, make_judge
+from rag.reader import READER_DIR, OnnxReader
+from rag.settings import Settings
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The hashing embedder, remembering every text it was asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_shipped_reader_has_a_manifest_with_data_hashes_and_figures() -> None:
+    manifest = json.loads((READER_DIR / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"].startswith("python -m evals.train_reader")
+    assert all(len(h) == 64 for h in manifest["data"].values())
+    assert set(manifest["articles"]) == {"reader", "combiner", "heldout"}
+    # Split by article: no article is in two parts.
+    parts = [set(v) for v in manifest["articles"].values()]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert manifest["figures"]["int8_vs_fp32"]["pearson"] > 0.95
+    # Small enough for git: an int8 MiniLM is about a quarter of the fp32 one.
+    assert (READER_DIR / "model.onnx").stat().st_size < 30_000_000
+    assert not (READER_DIR / "model.fp32.onnx").exists()
+
+
+def test_shipped_combiner_records_how_it_was_fitted() -> None:
+    payload = json.loads(COMBINER_FILE.read_text(encoding="utf-8"))
+    assert payload["command"].startswith("python -m evals.fit_combiner")
+    assert "reader" in payload["model"]["features"]
+    assert load_combiner() is not None
+
+
+def test_reader_prefers_the_answer_to_a_sentence_on_the_same_topic() -> None:
+    reader = OnnxReader()
+    scores = reader.score("Who wrote the April Theses?", [
+        "The April Theses were written by Lenin on his return to Petrograd.",
+        "The April Theses were much debated in the party that spring."])
+    assert scores.shape == (2,) and scores.dtype == np.float32
+    assert scores[0] > scores[1]
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_a_question_costs_one_encode_and_answers_carry_their_score_parts(
+        tmp_path: Path, tiny_corpus: Path) -> None:
+    settings = Settings(corpus=str(tiny_corpus), index=str(tmp_path / "idx"), model="hash",
+                        abstain_threshold=0.0)
+    docs = load_corpus(tiny_corpus).documents
+    build_index(settings.index_path, docs, HashingEmbedder(), "hash",
+                settings.index_settings(), progress=False)
+    emb = CountingEmbedder()
+    pipeline = Pipeline(settings, load_index(settings.index_path), emb, make_judge(settings))
+    answer = pipeline.ask("How do bees make honey?").to_dict()
+    # Sentence vectors come from the index: only the question itself was embedded.
+    assert emb.texts == ["How do bees make honey?"]
+    assert not answer["abstained"]
+    parts = answer["citations"][0]["score_parts"]
+    assert {"reader", "cosine", "overlap", "bias"} <= set(parts)
+    logodds = sum(parts.values())
+    assert 1 / (1 + np.exp(-logodds)) == pytest.approx(answer["citations"][0]["score"],
+                                                       abs=1e-3)
+    for p in answer["passages"]:
+        if p["best_start"] is not None:
+            assert p["start"] <= p["best_start"] < p["best_end"] <= p["end"]
+
+
+@pytest.mark.slow
+def test_real_model_refuses_an_off_topic_question_and_quotes_a_commenter() -> None:
+    pipeline = Pipeline.open(Settings.load(), progress=False)
+    paris = pipeline.ask("What is the capital of France?")
+    assert paris.abstained
+    kvidal = pipeline.ask("What did Björn-Olav Kvidal argue in his comment?")
+    assert not kvidal.abstained
+    assert kvidal.citations[0].author == "Björn-Olav Kvidal"
+    assert kvidal.citations[0].role == "reader comment"
+
+
+def test_the_reader_is_told_the_writer_only_when_the_question_asks_about_them(
+        tmp_path: Path, tiny_corpus: Path) -> None:
+    settings = Settings(corpus=str(tiny_corpus), index=str(tmp_path / "idx"), model="hash")
+    docs = load_corpus(tiny_corpus).documents
+    build_index(settings.index_path, docs, HashingEmbedder(), "hash",
+                settings.index_settings(), progress=False)
+    pipeline = Pipeline(settings, load_index(settings.index_path), HashingEmbedder())
+    hits = pipeline.base_retriever("hybrid").search("grandfather hives orchard", 10)
+    cands = pipeline.candidates("q", hits, settings)
+    comment = next(c for c in cands if "grandfather" in c.text)
+    plain = next(c for c in cands if c.hit.passage.doc_id == "bees" and "nectar" in c.text)
+    assert pipeline._writer(comment, {"what", "did", "say"}) == ""
+    assert pipeline._writer(comment, {"what", "did", "comments", "say"}) == \
+        "Jo Reader (reader comment)"
+    assert pipeline._writer(comment, {"what", "did", "jo", "reader"}) == \
+        "Jo Reader (reader comment)"
+    assert pipeline._writer(plain, {"according", "keeper"}) == "A. Keeper"
+    assert pipeline._writer(plain, {"how", "bees", "honey"}) == ""
