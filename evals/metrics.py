@@ -86,6 +86,11 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     out.update(trust_metrics(outcomes))
     out["latency_ms_p50"] = float(np.percentile(lat, 50))
     out["latency_ms_p95"] = float(np.percentile(lat, 95))
+    floor = np.array([o.floor_ms for o in outcomes]) if outcomes else np.zeros(1)
+    out["floor_ms_p50"] = float(np.percentile(floor, 50))
+    # Median of per-question ratios: both timings share each question's machine noise.
+    ratios = lat / np.maximum(floor, 1e-3)
+    out["latency_ratio_p50"] = float(np.percentile(ratios, 50))
     return out
 
 
@@ -114,4 +119,4 @@ def by_tag(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
 HEADLINE = ("recall@1", "recall@5", "mrr@10", "ndcg@10", "passage_hit@1", "passage_hit@5",
             "passage_mrr@10", "answer_hit", "abstain_precision", "abstain_recall",
             "false_abstain_rate", "answer_precision", "coverage", "aurc", "latency_ms_p50",
-            "latency_ms_p95")
+            "latency_ms_p95", "floor_ms_p50", "latency_ratio_p50")

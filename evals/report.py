@@ -51,7 +51,7 @@ def format_table(columns: dict[str, dict[str, Any]]) -> str:
     for metric in HEADLINE:
         if not any(metric in c for c in columns.values()):
             continue
-        fmt = "{:>12.1f}" if metric.startswith("latency") else "{:>12.3f}"
+        fmt = ("{:>12.1f}" if metric.startswith(("latency_ms", "floor")) else "{:>12.3f}")
         # A dash where a report saved before this metric existed lacks it (rag eval --against).
         lines.append(f"{metric:<{width}}" + "".join(
             fmt.format(columns[n][metric]) if metric in columns[n] else f"{'-':>12}"

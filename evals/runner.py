@@ -31,6 +31,8 @@ class Outcome:
     confidence: float
     latency_ms: float
     response: dict[str, Any]
+    # The raw floor for the same question: encode it, then search FAISS (no BM25, no reader).
+    floor_ms: float = 0.0
 
     @property
     def answer_hit(self) -> bool:
@@ -74,10 +76,20 @@ def answer_overlap(item: EvalItem, response: dict[str, Any],
     return min(best, 1.0)
 
 
+def raw_floor_ms(pipeline: Pipeline, question: str, k: int = 10) -> float:
+    """Milliseconds to encode the question with the bare model and search FAISS: what any
+    dense retriever pays, the floor to compare `ask` with."""
+    inner = getattr(pipeline.embedder, "inner", pipeline.embedder)
+    t0 = time.perf_counter()
+    pipeline.index.search(inner.embed([question]), k)
+    return (time.perf_counter() - t0) * 1000
+
+
 def run_item(pipeline: Pipeline, item: EvalItem, mode: str,
              documents: dict[str, str]) -> Outcome:
     """Ask one question and score the ranking and the answer."""
     hits = pipeline.retriever(mode).search(item.question, max(RANK_DEPTH, pipeline.settings.k))
+    floor = raw_floor_ms(pipeline, item.question)
     t0 = time.perf_counter()
     answer = pipeline.ask(item.question, mode=mode)
     latency = (time.perf_counter() - t0) * 1000
@@ -95,7 +107,7 @@ def run_item(pipeline: Pipeline, item: EvalItem, mode: str,
     overlap = answer_overlap(item, response, documents) if item.answerable else 0.0
     return Outcome(item, docs, tuple(h.passage.id for h in hits), frozenset(relevant),
                    doc_rank, passage_rank, overlap, answer.abstained, answer.confidence,
-                   latency, response)
+                   latency, response, floor)
 
 
 def run_items(pipeline: Pipeline, items: Sequence[EvalItem], mode: str,
