@@ -35,9 +35,8 @@ def is_correct(o: Outcome) -> bool:
     """Whether answering this question would be right: answerable and its quote was quoted.
 
     Uses `answer_overlap`, not `answer_hit`, because the curve answers questions the run
-    refused. The runner scores the overlap of what it actually cited, and a refusal cites
-    nothing, so a refused question counts as wrong: the curve is pessimistic there, not
-    optimistic. If the runner later scores the refused best candidate too, this picks it up.
+    refused: for a refusal the runner scores the quote it would have given (the best
+    sentence of its top passage).
     """
     return o.item.answerable and o.answer_overlap >= 0.5
 

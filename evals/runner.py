@@ -63,13 +63,24 @@ def _dedupe(seq: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(seq))
 
 
+def _quoted(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the answer quoted; for a refusal, what it would have quoted first: the best
+    sentence of its top passage (the passages are ordered by their best quote)."""
+    if not response["abstained"]:
+        return list(response["citations"])
+    top = response["passages"][:1]
+    return [{"doc_id": p["doc_id"], "start": p["best_start"], "end": p["best_end"]}
+            for p in top if p.get("best_start") is not None]
+
+
 def answer_overlap(item: EvalItem, response: dict[str, Any],
                    documents: dict[str, str]) -> float:
-    """Share of the expected quote's characters (best occurrence) inside the quoted spans."""
+    """Share of the expected quote's characters (best occurrence) inside the quoted spans
+    (for a refusal, inside the quote it would have given; `answer_hit` still needs an
+    answer, and the risk-coverage curve needs to know whether refusing lost a right one)."""
     best = 0.0
     for doc_id, spans in quote_spans(item, documents).items():
-        quoted = [(c["start"], c["end"]) for c in response["citations"]
-                  if c["doc_id"] == doc_id]
+        quoted = [(c["start"], c["end"]) for c in _quoted(response) if c["doc_id"] == doc_id]
         for s, e in spans:
             covered = sum(max(0, min(e, qe) - max(s, qs)) for qs, qe in quoted)
             best = max(best, covered / (e - s))

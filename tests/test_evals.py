@@ -89,10 +89,16 @@ def test_abstention_metrics() -> None:
 def test_answer_overlap_counts_characters_of_the_located_quote() -> None:
     item = EvalItem("q", "?", ("a",), "a council. It met daily")
     start = DOCS["a"].index("a council")
-    resp = {"citations": [{"doc_id": "a", "start": start, "end": start + 10}]}
+    resp = {"abstained": False, "citations": [{"doc_id": "a", "start": start, "end": start + 10}]}
     (s, e), = find_quote(DOCS["a"], item.expected_quote or "")
     assert DOCS["a"][s:e] == "a council.  It met   daily"
     assert answer_overlap(item, resp, DOCS) == pytest.approx(10 / (e - s))
+    # A refusal is scored on the quote it would have given: its top passage's best sentence.
+    refused = {"abstained": True, "citations": [], "passages": [
+        {"doc_id": "a", "best_start": start, "best_end": start + 10},
+        {"doc_id": "a", "best_start": s, "best_end": e}]}
+    assert answer_overlap(item, refused, DOCS) == pytest.approx(10 / (e - s))
+    assert answer_overlap(item, {**refused, "passages": []}, DOCS) == 0.0
     assert not _outcome(True, False, overlap=0.49).answer_hit
     assert _outcome(True, False, overlap=0.5).answer_hit
     assert not _outcome(True, True, overlap=1.0).answer_hit
