@@ -12,7 +12,7 @@ from index.passage import Passage
 # Sentences shorter than this are headings, list stubs or signatures, not answers.
 MIN_QUOTE_WORDS = 4
 # Bump when the rules below change: stored unit vectors follow this order.
-UNITS_VERSION = 2
+UNITS_VERSION = 3
 
 # "As cited in Lih, 'Ironic Triumph,' p. 222." / "Ibid., p. 4" / "See Read, Lenin, p. 154":
 # a pointer to another text, not a claim of this one.
@@ -23,7 +23,8 @@ _PAGE_REF = re.compile(r"\bpp?\.\s*\d+")
 _PUBLISHER_YEAR = re.compile(r"\((?:[^()]*\b(?:Press|Books|Publishers|Verlag|Routledge)\b[^()]*"
                              r"\b(?:1[5-9]|20)\d\d\b[^()]*|[^()]*\b(?:1[5-9]|20)\d\d\b[^()]*"
                              r"\b(?:Press|Books|Publishers|Verlag|Routledge)\b[^()]*)\)")
-_FOOTNOTE_LINE = re.compile(r"^\s*\[\d+\]")
+# A footnote marker closing a sentence ("... the old one” (2).[3]") is not part of the quote.
+_TRAILING_MARKER = re.compile(r"\s*\[\d+\]$")
 
 
 def not_an_answer(text: str) -> bool:
@@ -32,8 +33,10 @@ def not_an_answer(text: str) -> bool:
       still counts, as a pair;
     - a line wholly in parentheses, in these readings a reference such as
       "(Party Congress, 8-16 March 1921.)";
-    - a footnote or bibliography line: starts with a footnote number "[6]." or a pointer
-      ("As cited in", "See", "Ibid"), or names a page ("p. 222") with a publisher and year;
+    - a reference or bibliography line: a pointer ("As cited in", "See", "Ibid"), possibly
+      after a footnote number ("[6]. As cited in ..."), a short line naming a page
+      ("p. 222"), or a publisher with a year ("(Sphere Books, 1967)"). A footnote that
+      says something ("[8] The relevant excerpt from Martov's book ...") stays quotable;
     - a fragment: a unit starting in lower case was cut from a longer sentence."""
     t = text.strip()
     if not t:
@@ -42,7 +45,7 @@ def not_an_answer(text: str) -> bool:
         return True
     if text.rstrip("”\"’' )").endswith("?"):
         return True
-    if _FOOTNOTE_LINE.match(t) or _CITATION_LEAD.match(t):
+    if _CITATION_LEAD.match(t):
         return True
     if _PUBLISHER_YEAR.search(t) and (_PAGE_REF.search(t) or len(t.split()) < 25):
         return True
@@ -66,6 +69,9 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     out = []
     for s, e, n in units:
         text = p.text[s - p.start:e - p.start]
+        if m := _TRAILING_MARKER.search(text):
+            e -= len(m.group())
+            text = text[:m.start()]
         if len(text.split()) >= MIN_QUOTE_WORDS and not not_an_answer(text):
             out.append((s, e, n, text))
     return out

@@ -108,6 +108,8 @@ def test_type_features() -> None:
 
 @pytest.mark.parametrize("text", [
     "[7]. As cited in Lih, “Ironic Triumph,” p. 222.",
+    "[4]. Conscience of the Revolution: Communist Opposition in Russia, p. 38 (Harvard "
+    "University Press, 1960).",
     "As cited in Lih, “Ironic Triumph,” p. 206.",
     "Leon Trotsky (Translator: Max Eastman), Chapter XI ‘Dual Power’ (pp. 202-210) in "
     "History of the Russian Revolution (Sphere Books, 1967)",
@@ -124,9 +126,20 @@ def test_references_footnotes_and_fragments_are_not_answers(text: str) -> None:
     "She is grimly optimistic toward the end of her book (pp. 34, 38), because she feels "
     "that Hunger and Cold will destroy soviet power in the coming months.",
     "“All power to the soviets” was the slogan of 1917.",
+    "[8] The relevant excerpt from Martov’s book World Bolshevism can be found on the "
+    "Marxists Internet Archive.",
 ])
 def test_ordinary_sentences_are_answers(text: str) -> None:
     assert not not_an_answer(text)
+
+
+def test_a_closing_footnote_marker_is_left_out_of_the_quote() -> None:
+    text = "She judged it harshly (2).[3] Then she left Russia for good."
+    [p] = chunk_text("d", text, max_chars=10_000)
+    units = quote_units(p)
+    assert units[0][3] == "She judged it harshly (2)."
+    assert text[units[0][0]:units[0][1]] == units[0][3]
+    assert all("[3]" not in u[3] or u[2] == 2 for u in units)
 
 
 class ListRetriever:
