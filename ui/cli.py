@@ -52,7 +52,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         _status(f"Indexed {len(corpus.documents)} documents, {report.passages} passages at "
                 f"{settings.index_path}: embedded {report.embedded}, reused {report.reused}, "
-                f"{report.seconds:.1f} s.")
+                f"and {report.units_embedded} quotable sentences; {report.seconds:.1f} s.")
     if corpus.skipped:
         _status(f"{len(corpus.skipped)} file(s) skipped; exit code {EXIT_SKIPPED}.")
         return EXIT_SKIPPED
