@@ -18,7 +18,7 @@ class Judge:
     that the cheap score (cosine + overlap + rank) ranks highest are read; the rest keep a
     probability computed as if the reader had found nothing in them."""
 
-    def __init__(self, reader: Reader, combiner: Combiner, depth: int = 12) -> None:
+    def __init__(self, reader: Reader, combiner: Combiner, depth: int = 10) -> None:
         self.reader = reader
         self.combiner = combiner
         self.depth = depth

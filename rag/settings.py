@@ -65,7 +65,7 @@ class Settings:
     rerank_depth: int = 20
     # Candidate quotes read by the reader per question (the best by cosine + overlap). Each
     # costs about 10 ms of CPU (int8 MiniLM), so this bounds the latency of a question.
-    reader_depth: int = 12
+    reader_depth: int = 10
     # Origins (comma-separated) allowed to call the HTTP API from a browser; `rag serve
     # --cors-origin` adds to these. Empty: CORS closed.
     cors_origins: str = ""

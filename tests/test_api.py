@@ -24,7 +24,7 @@ ANSWER_KEYS = {"question", "answer", "abstained", "abstain_reason", "confidence"
                "passages",
                "settings"}
 CITATION_KEYS = {"n", "doc_id", "title", "author", "url", "date", "quote", "start", "end",
-                 "score", "role", "passage_start", "passage_end"}
+                 "score", "role", "passage_start", "passage_end", "score_parts"}
 
 
 @pytest.fixture(scope="module")
