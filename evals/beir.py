@@ -158,41 +158,38 @@ def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
     """A document-level retriever for a mode, built from the pipeline's own retrievers."""
     if fusion not in FUSIONS:
         raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-    if mode == RERANKED:
-        return reranked_document_retriever(pipeline, weights)
-    if mode not in MODES:
+    if mode not in (*MODES, RERANKED):
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     base = dict(passage_retrievers or {})
-    for m in ("dense", "bm25") if mode == "hybrid" else (mode,):
+    for m in ("dense", "bm25") if mode in ("hybrid", RERANKED) else (mode,):
         base.setdefault(m, pipeline.retriever(m))  # builds BM25 only for modes that use it
     n = len(pipeline.index.passages)
     rows = {doc_id: i for i, doc_id in enumerate(pipeline.index.documents)}
     rrf_k = pipeline.settings.rrf_k
     if mode in ("dense", "bm25"):
         return DocumentRetriever(base[mode], n, rows)
-    if fusion == "passage":
+    if fusion == "passage" or mode == RERANKED:
         # The chat's hybrid as `make_retriever` builds it, with the weights made explicit.
-        fused = HybridRetriever([base["dense"], base["bm25"]], rrf_k=rrf_k, weights=weights)
+        fused: Retriever = HybridRetriever([base["dense"], base["bm25"]], rrf_k=rrf_k,
+                                           weights=weights)
+        if mode == RERANKED:
+            fused = RerankingRetriever(fused, _judged(pipeline).best_quotes,
+                                       pipeline.settings.rerank_depth)
         return DocumentRetriever(fused, n, rows)
     return HybridRetriever([DocumentRetriever(base["dense"], n, rows),
                             DocumentRetriever(base["bm25"], n, rows)],
                            rrf_k=rrf_k, depth=DOC_DEPTH, weights=weights)
 
 
-def reranked_document_retriever(pipeline: Pipeline, weights: Sequence[float] = BEIR_WEIGHTS
-                                ) -> Retriever:
-    """Passage-fused hybrid, its head reordered by the judge, folded into documents."""
+def _judged(pipeline: Pipeline) -> Pipeline:
+    """The same pipeline with the reader and combiner that its settings ask for."""
     from rag.pipeline import make_judge
 
     judged = Pipeline(pipeline.settings, pipeline.index, pipeline.embedder,
                       make_judge(pipeline.settings))
     if judged.judge is None:
         raise BenchmarkError("--rerank needs a reader and a combiner (setting reader is off)")
-    fused = HybridRetriever([pipeline.retriever("dense"), pipeline.retriever("bm25")],
-                            rrf_k=pipeline.settings.rrf_k, weights=weights)
-    head = RerankingRetriever(fused, judged.best_quotes, pipeline.settings.rerank_depth)
-    rows = {doc_id: i for i, doc_id in enumerate(pipeline.index.documents)}
-    return DocumentRetriever(head, len(pipeline.index.passages), rows)
+    return judged
 
 
 def rank_documents(retriever: Retriever, queries: Mapping[str, str], depth: int = DOC_DEPTH,

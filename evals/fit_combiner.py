@@ -33,7 +33,8 @@ from evals.reader_data import SquadQuestion, file_sha256, load_squad, split_arti
 from evals.train_reader import DEFAULT_BENCHMARKS
 from index.embedder import make_embedder
 from index.store import build_index, load_index
-from rag.combiner import COMBINER_FILE, FEATURES, Combiner, logit, question_type, type_features
+from rag.combiner import COMBINER_FILE, FEATURES, Combiner, feature_rows
+from rag.judge import reader_features
 from rag.pipeline import Pipeline
 from rag.quoting import Candidate
 from rag.reader import READER_DIR, OnnxReader
@@ -95,19 +96,12 @@ def question_rows(pipeline: Pipeline, reader: OnnxReader, q: SquadQuestion,
     s = pipeline.settings
     pool = pipeline.base_retriever(s.mode).search(q.question, max(s.k, s.rerank_depth))
     rank = passage_rank(pool, q.article, gold) if gold else None
-    cands = pipeline.candidates(q.question, pool, s)
-    cands = sorted(cands, key=lambda c: -c.score)[:s.reader_depth]
-    if not cands:
-        return [], rank
-    scores = reader.score(q.question, [c.text for c in cands])
-    kind = question_type(q.question)
-    out = []
-    for c, r in zip(cands, scores, strict=True):
-        asked, given = type_features(kind, c.text)
-        feats = dict(c.features) | {"reader": logit(float(r)), "type_asked": asked,
-                                    "type_given": given}
-        out.append((feats, _label(c, q.article, gold), c.score))
-    return out, rank
+    # Only the candidates the judge reads become rows; the rest only ever get the floor.
+    cands = sorted(pipeline.candidates(q.question, pool, s), key=lambda c: -c.score)
+    cands = cands[:s.reader_depth]
+    rows = reader_features(reader, q.question, cands, len(cands))
+    return [(f, _label(c, q.article, gold), c.score)
+            for f, c in zip(rows, cands, strict=True)], rank
 
 
 def _auc(pos: Sequence[float], neg: Sequence[float]) -> float:
@@ -130,8 +124,8 @@ def report(per_question: Sequence[tuple[SquadQuestion, list[Row]]], combiner: Co
             if not rows:
                 scores = np.zeros(0)
             elif name == "combiner":
-                x = np.asarray([[r[0].get(f, 0.0) for f in combiner.features] for r in rows])
-                scores = combiner.probability(x)
+                scores = combiner.probability(
+                    feature_rows([r[0] for r in rows], combiner.features))
             elif name == "reader_only":
                 scores = np.asarray([r[0]["reader"] for r in rows])
             else:
@@ -199,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     recall = {f"base_passage_recall@{n}": sum(1 for r in ranks if r is not None and r <= n)
               / max(1, len(ranks)) for n in (1, 5, 10, 20)}
     rows = [r for _, rs in per_part["combiner"] for r in rs]
-    x = np.asarray([[r[0].get(f, 0.0) for f in FEATURES] for r in rows], dtype=np.float64)
+    x = feature_rows([r[0] for r in rows])
     y = np.asarray([r[1] for r in rows])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0

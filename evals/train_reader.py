@@ -53,9 +53,9 @@ def mine_lookalikes(questions: Sequence[SquadQuestion], per_question: int = 1
                     ) -> dict[str, list[str]]:
     """For each question, the sentences of *other* paragraphs of its article that the
     bi-encoder finds closest: the lookalikes a cosine cannot tell from the answer."""
-    from index.embedder import make_embedder
+    from index.embedder import BUNDLED_MODEL, make_embedder
 
-    emb = make_embedder("all-MiniLM-L6-v2")
+    emb = make_embedder(BUNDLED_MODEL)
     by_article: dict[str, list[SquadQuestion]] = {}
     for q in questions:
         by_article.setdefault(q.article, []).append(q)
@@ -146,9 +146,9 @@ def export_onnx(model_dir: Path, out: Path, quantise: bool) -> Path:
 
 def bi_encoder_scorer() -> Any:
     """The current judge, for comparison: cosine of the bundled bi-encoder."""
-    from index.embedder import make_embedder
+    from index.embedder import BUNDLED_MODEL, make_embedder
 
-    emb = make_embedder("all-MiniLM-L6-v2")
+    emb = make_embedder(BUNDLED_MODEL)
 
     def score(question: str, texts: list[str]) -> np.ndarray:
         return np.asarray(emb.embed(texts) @ emb.embed([question])[0])

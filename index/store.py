@@ -64,8 +64,8 @@ class Index:
     vectors: faiss.Index = field(repr=False)
     # Row unit_rows[i] + j of unit_vectors is the j-th quotable unit of passages[i]. Made at
     # build time, so that a question costs one encode, not one per candidate sentence.
-    unit_vectors: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 1)))
-    unit_rows: list[int] = field(repr=False, default_factory=list)
+    unit_vectors: np.ndarray = field(repr=False)
+    unit_rows: list[int] = field(repr=False)
 
     def passage_unit_vectors(self, row: int) -> np.ndarray:
         """The stored vectors of passage `row`'s quotable units, in `quote_units` order."""

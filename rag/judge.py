@@ -13,6 +13,29 @@ from rag.quoting import Candidate
 from rag.reader import Reader
 
 
+def reader_features(reader: Reader, question: str, candidates: Sequence[Candidate],
+                    depth: int, writers: Sequence[str] | None = None
+                    ) -> list[dict[str, float]]:
+    """Each candidate's features for the combiner: its own (cosine, overlap, rank, pair),
+    the reader's log-odds and the answer type. Only the `depth` candidates with the best
+    cheap score are read; the others get the reader's floor, as if it found nothing.
+    `writers[i]`, when given and not empty, is who wrote candidate i: the reader reads
+    "writer: text", so that "What did Kvidal argue?" can match a sentence of his comment
+    that does not repeat his name (the quote itself stays the bare text)."""
+    read = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)[:depth]
+    who = writers or [""] * len(candidates)
+    scores = reader.score(question, [
+        f"{who[i]}: {candidates[i].text}" if who[i] else candidates[i].text for i in read])
+    logits = {i: logit(float(s)) for i, s in zip(read, scores, strict=True)}
+    kind = question_type(question)
+    rows = []
+    for i, c in enumerate(candidates):
+        asked, given = type_features(kind, c.text)
+        rows.append(dict(c.features) | {"reader": logits.get(i, logit(0.0)),
+                                        "type_asked": asked, "type_given": given})
+    return rows
+
+
 class Judge:
     """A reader and a combiner. Reading costs the most, so only the `depth` candidates
     that the cheap score (cosine + overlap + rank) ranks highest are read; the rest keep a
@@ -31,24 +54,11 @@ class Judge:
 
     def rescore(self, question: str, candidates: Sequence[Candidate],
                 writers: Sequence[str] | None = None) -> list[Candidate]:
-        """The same candidates, each with `score` = P(answers) and its features extended.
-        `writers[i]`, when given and not empty, is who wrote candidate i: the reader reads
-        "writer: text", so that "What did Kvidal argue?" can match a sentence of his comment
-        that does not repeat his name (the quote itself stays the bare text)."""
+        """The same candidates, each with `score` = P(answers) and its features extended
+        (see `reader_features`)."""
         if not candidates:
             return []
-        order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
-        read = order[:self.depth]
-        who = writers or [""] * len(candidates)
-        scores = self.reader.score(question, [
-            f"{who[i]}: {candidates[i].text}" if who[i] else candidates[i].text for i in read])
-        reader = {i: logit(float(s)) for i, s in zip(read, scores, strict=True)}
-        kind = question_type(question)
-        rows = []
-        for i, c in enumerate(candidates):
-            asked, given = type_features(kind, c.text)
-            rows.append(dict(c.features) | {"reader": reader.get(i, logit(0.0)),
-                                            "type_asked": asked, "type_given": given})
+        rows = reader_features(self.reader, question, candidates, self.depth, writers)
         probs = self.combiner.probability(feature_rows(rows, self.combiner.features))
         return [replace(c, score=float(p), features=tuple(r.items()))
                 for c, p, r in zip(candidates, probs, rows, strict=True)]

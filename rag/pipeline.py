@@ -165,7 +165,7 @@ class Pipeline:
 
     def best_quotes(self, question: str, hits: Sequence[Hit]) -> list[float]:
         """Each hit's best quote score (what the reranking retriever orders by)."""
-        return best_per_hit(hits, self.candidates(question, list(hits), self.settings))
+        return best_per_hit(hits, self.candidates(question, hits, self.settings))
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer with verbatim quotes and citations, or abstain with possibly related passages."""

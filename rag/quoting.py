@@ -39,10 +39,6 @@ class Candidate:
         return (self.hit.passage.doc_id == other.hit.passage.doc_id
                 and self.start < other.end and other.start < self.end)
 
-    def feature(self, name: str) -> float:
-        """One named signal (0.0 when absent)."""
-        return dict(self.features).get(name, 0.0)
-
 
 def complete_lead_in(p: Passage, start: int, end: int, n: int) -> tuple[int, int, int]:
     """Extend a unit that ends with a colon ("she used this analogy:") by the sentence that

@@ -17,21 +17,25 @@ from rag.types import Hit
 BestQuote = Callable[[str, Sequence[Hit]], list[float]]
 
 
+def _best_by_row(candidates: Sequence[Candidate]) -> dict[int, Candidate]:
+    """Each passage row's best candidate (the first one, on a tie)."""
+    best: dict[int, Candidate] = {}
+    for c in candidates:
+        if c.hit.row not in best or c.score > best[c.hit.row].score:
+            best[c.hit.row] = c
+    return best
+
+
 def best_per_hit(hits: Sequence[Hit], candidates: Sequence[Candidate]) -> list[float]:
     """Each hit's best candidate score (0.0 for a hit with no quotable unit)."""
-    best: dict[int, float] = {}
-    for c in candidates:
-        best[c.hit.row] = max(best.get(c.hit.row, 0.0), c.score)
-    return [best.get(h.row, 0.0) for h in hits]
+    best = _best_by_row(candidates)
+    return [max(best[h.row].score, 0.0) if h.row in best else 0.0 for h in hits]
 
 
 def best_spans(hits: Sequence[Hit], candidates: Sequence[Candidate]
                ) -> tuple[tuple[int, int] | None, ...]:
     """Each hit's best candidate span, to highlight in a "possibly related" passage."""
-    best: dict[int, Candidate] = {}
-    for c in candidates:
-        if c.hit.row not in best or c.score > best[c.hit.row].score:
-            best[c.hit.row] = c
+    best = _best_by_row(candidates)
     return tuple((best[h.row].start, best[h.row].end) if h.row in best else None for h in hits)
 
 
