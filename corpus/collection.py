@@ -67,7 +67,9 @@ def load_corpus(directory: Path | str) -> Corpus:
         try:
             loaded = load_file(path)
         except LoadError as e:
-            skipped.append(Skipped(rel, str(e)))
+            # The loader's message starts with the file name; the skipped line names the file
+            # already (by its path in the corpus), so say it once.
+            skipped.append(Skipped(rel, str(e).removeprefix(f"{path.name}: ")))
             continue
         for doc in loaded:
             if doc.id in seen:

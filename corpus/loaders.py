@@ -3,15 +3,18 @@ REST JSON and PDF. Each loader is a small function; `load_file` picks one by con
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from corpus.document import Attribution, Document
+from corpus.html_meta import read_html_meta
 
 
 class LoadError(Exception):
@@ -32,8 +35,25 @@ def normalise_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def _opt_str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
+# YAML's spellings of "no value"; the front matter is read without type guessing (below).
+_YAML_NULLS = ("", "~", "null", "Null", "NULL")
+# The ids the API and the reader's URLs accept (ui/api.py checks the same pattern).
+_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+
+
+def _meta_text(meta: dict[str, Any], key: str, path: Path) -> str | None:
+    """A front-matter field as written, None if absent; a list (of authors) joined by commas.
+
+    Anything else (a mapping, a nested list, which YAML aliases can make huge) is refused
+    rather than turned into its Python repr."""
+    value = meta.get(key)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = ", ".join(v for v in value if v not in _YAML_NULLS)
+    if value is None or value in _YAML_NULLS:
+        return None
+    if not isinstance(value, str):
+        raise LoadError(f"{path.name}: front matter '{key}' must be text")
+    return value
 
 
 def _attributions(text: str, specs: Any, path: Path) -> tuple[Attribution, ...]:
@@ -42,18 +62,21 @@ def _attributions(text: str, specs: Any, path: Path) -> tuple[Attribution, ...]:
     Each attribution runs from where its `start_at` text begins to the next one (or the end),
     so the document text itself stays word for word.
     """
-    if not specs:
+    if not specs or specs in _YAML_NULLS:
         return ()
     if not isinstance(specs, list):
         raise LoadError(f"{path.name}: 'attributions' must be a list")
     starts: list[tuple[int, str, str]] = []
     for spec in specs:
-        if not isinstance(spec, dict) or "start_at" not in spec or "author" not in spec:
-            raise LoadError(f"{path.name}: each attribution needs 'start_at' and 'author'")
-        pos = text.find(str(spec["start_at"]))
+        if not isinstance(spec, dict) or not all(
+                isinstance(spec.get(k), str) and spec[k] for k in ("start_at", "author")):
+            raise LoadError(f"{path.name}: each attribution needs 'start_at' and 'author' text")
+        if not isinstance(spec.get("role", ""), str):
+            raise LoadError(f"{path.name}: an attribution's 'role' must be text")
+        pos = text.find(spec["start_at"])
         if pos < 0:
             raise LoadError(f"{path.name}: attribution text not found: {spec['start_at']!r}")
-        starts.append((pos, str(spec["author"]), str(spec.get("role", "reader comment"))))
+        starts.append((pos, spec["author"], spec.get("role") or "reader comment"))
     starts.sort()
     ends = [s[0] for s in starts[1:]] + [len(text)]
     return tuple(Attribution(s, e, a, r) for (s, a, r), e in zip(starts, ends, strict=True))
@@ -66,24 +89,34 @@ def load_markdown(path: Path, raw: str) -> list[Document]:
     m = _FRONT_MATTER.match(raw)
     if m:
         try:
-            loaded = yaml.safe_load(m.group(1)) or {}
+            # BaseLoader: every value stays the string written, so `date: 2020-05-01`,
+            # `title: 1.10` or `author: No` are not turned into a date, 1.1 or False.
+            loaded = yaml.load(m.group(1), Loader=yaml.BaseLoader) or {}
         except yaml.YAMLError as e:
             raise LoadError(
                 f"{path.name}: front matter is not valid YAML ({e.__class__.__name__})") from None
+        except RecursionError:
+            raise LoadError(f"{path.name}: front matter nested too deeply") from None
         if not isinstance(loaded, dict):
             raise LoadError(f"{path.name}: front matter must be a mapping")
         meta, body = loaded, raw[m.end():]
     text = normalise_text(body)
-    title = _opt_str(meta.get("title")) or _first_heading(text) or path.stem
+    if not text:
+        raise LoadError(f"{path.name}: no text after the front matter")
+    title = _meta_text(meta, "title", path) or _first_heading(text) or path.stem
+    doc_id = _meta_text(meta, "id", path) or slugify(path.stem)
+    if not _DOC_ID.fullmatch(doc_id):
+        raise LoadError(f"{path.name}: front matter 'id' must be letters, digits, '.', '_' "
+                        "or '-' (at most 200)")
     return [
         Document(
-            id=str(meta.get("id") or slugify(path.stem)),
+            id=doc_id,
             text=text,
             title=title,
-            author=_opt_str(meta.get("author")),
-            publisher=_opt_str(meta.get("publisher")),
-            date=_opt_str(meta.get("date")),
-            url=_opt_str(meta.get("url")),
+            author=_meta_text(meta, "author", path),
+            publisher=_meta_text(meta, "publisher", path),
+            date=_meta_text(meta, "date", path),
+            url=_meta_text(meta, "url", path),
             source=path.name,
             attributions=_attributions(text, meta.get("attributions"), path),
         )
@@ -107,22 +140,21 @@ def html_to_text(html: str) -> str:
 
 
 def load_html(path: Path, raw: str) -> list[Document]:
-    """An HTML page: main text via trafilatura, title and author from its metadata."""
-    import trafilatura
-
+    """An HTML page: main text via trafilatura; title, author, date, publisher and url only
+    as the page declares them (corpus/html_meta.py), never guessed from its text."""
     text = html_to_text(raw)
     if not text:
         raise LoadError(f"{path.name}: no main text found in the HTML")
-    meta = trafilatura.extract_metadata(raw)
+    meta = read_html_meta(raw)
     return [
         Document(
             id=slugify(path.stem),
             text=text,
-            title=(meta.title if meta and meta.title else path.stem),
-            author=meta.author if meta else None,
-            publisher=meta.sitename if meta else None,
-            date=meta.date if meta else None,
-            url=meta.url if meta else None,
+            title=meta.title or path.stem,
+            author=meta.author,
+            publisher=meta.publisher,
+            date=meta.date,
+            url=meta.url,
             source=path.name,
         )
     ]
@@ -130,39 +162,53 @@ def load_html(path: Path, raw: str) -> list[Document]:
 
 def _inline_html_text(fragment: str) -> str:
     """Text of a short inline fragment such as a title (too short for main-text extraction)."""
+    import lxml.etree
     import lxml.html
 
-    return " ".join(lxml.html.fragment_fromstring(fragment, create_parent="span")
-                    .text_content().split())
+    try:
+        node = lxml.html.fragment_fromstring(fragment, create_parent="span")
+    except (lxml.etree.ParserError, ValueError):
+        return " ".join(fragment.split())
+    return " ".join(node.text_content().split())
 
 
 def _is_wordpress_record(obj: Any) -> bool:
     return (
         isinstance(obj, dict)
         and isinstance(obj.get("content"), dict)
-        and "rendered" in obj["content"]
+        and isinstance(obj["content"].get("rendered"), str)
     )
 
 
+def _text(value: Any) -> str | None:
+    """A JSON field that should be text: the text, or None for anything else or blank."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
 def _wordpress_document(rec: dict[str, Any], path: Path) -> Document:
-    title_html = (rec.get("title") or {}).get("rendered", "")
+    # Fields of the wrong type (an exporter's bug, or a hostile file) count as missing.
+    title_field = rec.get("title")
+    title_html = _text(title_field.get("rendered") if isinstance(title_field, dict)
+                       else title_field)
     title = _inline_html_text(title_html) if title_html else ""
     text = html_to_text(rec["content"]["rendered"])
     if not text:
-        raise LoadError(f"{path.name}: WordPress record {rec.get('id')} has no text")
-    yoast = rec.get("yoast_head_json") or {}
+        number = rec.get("id")
+        which = f" {number}" if isinstance(number, int) else ""
+        raise LoadError(f"{path.name}: WordPress record{which} has no text")
+    yoast = rec.get("yoast_head_json")
     # The REST `author` field is an account number; Yoast's block has a name when present.
-    author = yoast.get("author") if isinstance(yoast, dict) else None
-    date = str(rec.get("date") or "")[:10] or None
-    slug = rec.get("slug") or slugify(title or path.stem)
+    author = _text(yoast.get("author")) if isinstance(yoast, dict) else None
+    date = (_text(rec.get("date")) or "")[:10] or None
+    slug = slugify(_text(rec.get("slug")) or title or path.stem)
     return Document(
-        id=slugify(str(slug)),
+        id=slug,
         text=text,
-        title=title or str(slug),
-        author=_opt_str(author),
+        title=title or slug,
+        author=author,
         publisher=None,
         date=date,
-        url=_opt_str(rec.get("link")),
+        url=_text(rec.get("link")),
         source=path.name,
     )
 
@@ -173,26 +219,71 @@ def load_wordpress(path: Path, raw: str) -> list[Document]:
         obj = json.loads(raw)
     except json.JSONDecodeError as e:
         raise LoadError(f"{path.name}: not valid JSON (line {e.lineno})") from None
+    except RecursionError:
+        raise LoadError(f"{path.name}: JSON nested too deeply") from None
     records = obj if isinstance(obj, list) else [obj]
     if not records or not all(_is_wordpress_record(r) for r in records):
         raise LoadError(f"{path.name}: JSON is not a WordPress REST post record")
     return [_wordpress_document(r, path) for r in records]
 
 
+class _Collect(logging.Handler):
+    """Keeps log messages in a list instead of printing them."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _pypdf_messages() -> Iterator[list[str]]:
+    """Collect what pypdf logs while one file is read. Unconfigured, its warnings reach stderr
+    as bare lines ("EOF marker not found") that name no file; a broken PDF should be reported
+    once, in its own "skipped" line, with pypdf's complaints folded in."""
+    messages: list[str] = []
+    handler = _Collect(messages)
+    logger = logging.getLogger("pypdf")
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _pdf_problem(error: BaseException | None, messages: list[str]) -> str:
+    """One parenthesis: the exception, then pypdf's distinct warnings (the first few)."""
+    parts: list[str] = []
+    if error is not None:
+        name = error.__class__.__name__
+        parts.append(f"{name}: {error}" if str(error) else name)
+    notes = [m for m in dict.fromkeys(m.strip() for m in messages) if m and m != str(error)]
+    parts += notes[:3]
+    if len(notes) > 3:
+        parts.append(f"and {len(notes) - 3} more warnings")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def load_pdf(path: Path) -> list[Document]:
     """A PDF's text layer, page by page (scanned PDFs without text are reported)."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
-    try:
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-    except (PdfReadError, OSError, ValueError) as e:
-        raise LoadError(f"{path.name}: cannot read PDF ({e.__class__.__name__})") from None
+    with _pypdf_messages() as messages:
+        try:
+            reader = PdfReader(str(path))
+            pages = [page.extract_text() or "" for page in reader.pages]
+            info = reader.metadata
+        except Exception as e:  # pypdf raises many kinds (KeyError, TypeError...) on bad files
+            raise LoadError(f"{path.name}: cannot read PDF{_pdf_problem(e, messages)}") from None
     text = normalise_text("\n\n".join(p.strip() for p in pages if p.strip()))
     if not text:
-        raise LoadError(f"{path.name}: PDF has no text layer (scanned?)")
+        raise LoadError(f"{path.name}: PDF has no text layer (scanned?)"
+                        f"{_pdf_problem(None, messages)}")
     title = str(info.title) if info and info.title else path.stem
     author = str(info.author) if info and info.author else None
     return [Document(id=slugify(path.stem), text=text, title=title, author=author,
@@ -200,19 +291,54 @@ def load_pdf(path: Path) -> list[Document]:
 
 
 SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".json", ".pdf")
+MB = 1024 * 1024
+# Size limits per file. 16 MB of text is some 8,000 pages, far beyond any one reading;
+# past it a file is almost surely a dump or a mistake, and indexing it would take the
+# bundled model hours on a laptop, so it is skipped by name (split it to index it). A PDF's
+# size is mostly fonts and images, so its limit is higher.
+MAX_TEXT_BYTES = 16 * MB
+MAX_PDF_BYTES = 128 * MB
+
+
+def _too_big(path: Path, size: int, limit: int) -> LoadError:
+    return LoadError(f"{path.name}: {size / MB:.1f} MB is over the {limit // MB} MB limit for "
+                     "one file; split it into smaller files")
+
+
+def _read_text(path: Path) -> str:
+    """The file as text, reading at most `MAX_TEXT_BYTES` (a file can grow after a stat)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_TEXT_BYTES + 1)
+    except OSError as e:
+        raise LoadError(f"{path.name}: cannot read ({e.strerror or e.__class__.__name__})"
+                        ) from None
+    if len(data) > MAX_TEXT_BYTES:
+        raise _too_big(path, max(len(data), _size(path)), MAX_TEXT_BYTES)
+    try:
+        # utf-8-sig drops a byte-order mark, which would hide front matter; line ends are
+        # unified as text-mode reading would.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise LoadError(f"{path.name}: not UTF-8 text") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def load_file(path: Path) -> list[Document]:
     """Read one file into one or more documents, or raise `LoadError` with a one-line reason."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
+        if _size(path) > MAX_PDF_BYTES:
+            raise _too_big(path, _size(path), MAX_PDF_BYTES)
         return load_pdf(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LoadError(f"{path.name}: not UTF-8 text") from None
-    except OSError as e:
-        raise LoadError(f"{path.name}: cannot read ({e.strerror})") from None
+    raw = _read_text(path)
     if not raw.strip():
         raise LoadError(f"{path.name}: file is empty")
     loader: Callable[[Path, str], list[Document]]

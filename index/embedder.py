@@ -3,11 +3,13 @@ embedder that needs no model at all (tests, smoke runs)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -85,6 +87,24 @@ _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def quiet_model_loading() -> Iterator[None]:
+    """Hide transformers' "Loading weights" progress bar while a model loads.
+
+    Loading a local model takes a moment, so the bar tells nobody anything; it only adds a line
+    of noise to every `rag ask`. Warnings and errors still come through logging and exceptions.
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _load_model(name: str) -> object:
     """Load a model once per process, however many embedders ask for it."""
     with _MODELS_LOCK:
@@ -99,7 +119,8 @@ def _load_model(name: str) -> object:
                 path = str(mpnet.assemble(default_data_dir()))
             else:
                 path = name
-            _MODELS[name] = SentenceTransformer(path, device="cpu")
+            with quiet_model_loading():
+                _MODELS[name] = SentenceTransformer(path, device="cpu")
         return _MODELS[name]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from corpus.collection import Corpus, load_corpus
 from corpus.document import Document
 from index.embedder import Embedder, MemoEmbedder, make_embedder
-from index.store import BuildReport, Index, build_index, load_index, staleness
+from index.store import BuildReport, Index, build_index, check_intact, load_index, staleness
 from rag.combiner import load_combiner
 from rag.evidence import answer_kind, gives, unknown_names, vocabulary
 from rag.judge import Judge
@@ -50,9 +50,15 @@ def validate_question(question: object, k: object = None, mode: object = None) -
 def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None = None,
                  status: Callable[[str], None] = print, progress: bool = True,
                  force: bool = False) -> BuildReport | None:
-    """Build the index if it is missing or stale (saying why in one line); None if current."""
+    """Build the index if it is missing or stale (saying why in one line); None if current.
+    A damaged index raises `IndexDamaged` unless `force` asks for a rebuild."""
     corpus = corpus or load_corpus(settings.corpus)
     path = settings.index_path
+    if not force:
+        # A damaged index stops every command with one line naming the file, rather than
+        # being rebuilt unasked: damage can mean a failing or full disk, which a silent
+        # rebuild would hide. `rag build --force` repairs it.
+        check_intact(path)
     reason = staleness(path, corpus.documents, settings.model, settings.index_settings())
     if reason is None and not force:
         return None

@@ -69,6 +69,15 @@ class Settings:
     # Origins (comma-separated) allowed to call the HTTP API from a browser; `rag serve
     # --cors-origin` adds to these. Empty: CORS closed.
     cors_origins: str = ""
+    # `POST /api/ask` questions a minute per client address (0: no limit), with bursts of up
+    # to a minute's worth: a class behind one NAT address can all ask at once, a runaway
+    # script cannot take every turn. Over it: 429 with Retry-After.
+    rate_limit: int = 60
+    # `POST /api/ask` questions answered at once (see CHAT_CONCURRENCY in ui/server.py for why
+    # a few), and how many more may wait their turn; past that: 503 with Retry-After at once,
+    # rather than a line that grows for minutes.
+    ask_workers: int = 4
+    ask_queue: int = 32
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -88,6 +97,11 @@ class Settings:
             raise SettingsError(f"reader_depth must be between 1 and 500, got {self.reader_depth}")
         if self.max_chars < 100:
             raise SettingsError(f"max_chars must be at least 100, got {self.max_chars}")
+        if self.rate_limit < 0:
+            raise SettingsError(f"rate_limit must be 0 (off) or more, got {self.rate_limit}")
+        if self.ask_workers < 1 or self.ask_queue < 0:
+            raise SettingsError(f"ask_workers must be at least 1 and ask_queue at least 0, got "
+                                f"{self.ask_workers} and {self.ask_queue}")
 
     @property
     def data_path(self) -> Path:

@@ -60,9 +60,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             yield {"url": url, "feedback": feedback, "site": site, "site_port": site_port}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright."""
+    """Headless Debian Chromium driven by Playwright. Module-scoped, like the other browser
+    test files' own: Playwright's sync API keeps an event loop running in this thread while it
+    is open, and two at once (or a later `asyncio.run`) fail."""
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         yield b

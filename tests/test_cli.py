@@ -153,6 +153,45 @@ def test_unreadable_file_is_skipped_and_named(tiny_corpus: Path, tmp_path: Path,
     assert "Traceback" not in err
 
 
+def test_broken_pdf_is_named_once_and_pypdf_prints_nothing_of_its_own(tmp_path: Path) -> None:
+    # A subprocess, because under pytest a log handler is installed and pypdf's bare warning
+    # lines ("EOF marker not found") would never reach stderr anyway.
+    corpus = tmp_path / "readings"
+    corpus.mkdir()
+    (corpus / "good.md").write_text("---\ntitle: Good\n---\nThe soviet was a council of "
+                                     "workers. It met in Petrograd.\n", encoding="utf-8")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "build", "--corpus", str(corpus), "--model", "hash"],
+        capture_output=True, text=True, env=env, timeout=300,
+        cwd=Path(__file__).resolve().parent.parent)
+    err = proc.stderr
+    assert proc.returncode == 3, err
+    assert err.count("broken.pdf") == 1, err
+    (line,) = [ln for ln in err.splitlines() if "broken.pdf" in ln]
+    assert line.startswith("skipped broken.pdf: cannot read PDF (")
+    assert "EOF marker not found" in line
+    assert all("broken.pdf" in ln for ln in err.splitlines() if "EOF marker" in ln), err
+    assert "Indexed 1 documents" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_ask_prints_no_model_loading_bar(tiny_corpus: Path, tmp_path: Path) -> None:
+    # A fresh process, so that the bundled model really loads (a loaded one is cached).
+    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "ask", "What do bees make?", "--corpus",
+         str(tiny_corpus)],
+        capture_output=True, text=True, env=env, timeout=600,
+        cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert "Loading weights" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "[1]" in proc.stdout
+
+
 def test_installed_console_script_errors_without_traceback(tmp_path: Path) -> None:
     rag = Path(sys.executable).parent / "rag"
     if not rag.exists():

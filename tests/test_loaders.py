@@ -241,6 +241,23 @@ def test_corrupt_pdf_is_a_load_error(tmp_path: Path) -> None:
         load_file(path)
 
 
+def test_broken_pdf_error_carries_pypdf_warnings_and_leaves_logging_as_it_was(
+        tmp_path: Path) -> None:
+    import logging
+
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.4 garbage")
+    logger = logging.getLogger("pypdf")
+    handlers, propagate = list(logger.handlers), logger.propagate
+    with pytest.raises(LoadError) as err:
+        load_file(path)
+    message = str(err.value)
+    assert message.startswith("broken.pdf: cannot read PDF (")
+    assert "EOF marker not found" in message  # pypdf's logged warning, folded in
+    assert "\n" not in message
+    assert logger.handlers == handlers and logger.propagate == propagate
+
+
 # --- load_corpus ---------------------------------------------------------------------------
 
 def test_missing_folder_is_a_corpus_error(tmp_path: Path) -> None:
@@ -280,6 +297,17 @@ def test_bad_file_is_skipped_and_reported_while_the_rest_loads(tmp_path: Path,
     assert sorted(d.id for d in corpus.documents) == ["bees", "trains", "volcano"]
     assert [s.path for s in corpus.skipped] == ["broken.md"]
     assert "YAML" in corpus.skipped[0].reason
+
+
+def test_broken_pdf_is_skipped_once_without_its_name_twice(tmp_path: Path) -> None:
+    _write(tmp_path / "good.md", "---\ntitle: Good\n---\nThe soviet was a council.\n")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    corpus = load_corpus(tmp_path)
+    assert [d.id for d in corpus.documents] == ["good"]
+    (skip,) = corpus.skipped
+    assert skip.path == "broken.pdf"
+    assert skip.reason.startswith("cannot read PDF")  # the path is given once, by `path`
+    assert "EOF marker not found" in skip.reason
 
 
 def test_duplicate_ids_are_skipped(tmp_path: Path) -> None:

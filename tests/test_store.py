@@ -179,7 +179,8 @@ def test_embedder_dying_half_way_leaves_previous_index(tmp_path: Path) -> None:
     assert emb.batches == 2
     assert _snapshot(path) == before
     assert sorted(load_index(path).documents) == ["d0", "d1"]
-    assert [p.name for p in tmp_path.iterdir()] == ["idx"]  # no temp folders left
+    # no temp folders left; the build lock file beside the index stays (index.lock)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", "idx"]
 
 
 def test_write_dying_half_way_leaves_previous_index(tmp_path: Path, docs: list[Document],
@@ -197,7 +198,7 @@ def test_write_dying_half_way_leaves_previous_index(tmp_path: Path, docs: list[D
         build_index(path, extra, make_embedder("hash"), "hash", SETTINGS, progress=False)
     assert _snapshot(path) == before
     assert "new" not in load_index(path).documents
-    assert [p.name for p in tmp_path.iterdir()] == ["idx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", "idx"]
 
 
 def test_crash_between_renames_recovers_previous_index(tmp_path: Path,

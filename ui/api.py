@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +33,14 @@ _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 _API_ROUTES = {"/api/ask": ("POST",), "/api/documents": ("GET",)}
 
 
+def _whole_number(value: Any) -> Any:
+    """5.0 is the integer 5 in JSON (and to the schema); strings, booleans and 2.5 stay
+    wrong and are refused by the strict check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class AskRequest(BaseModel):
     """Body of `POST /api/ask`."""
 
@@ -41,8 +49,9 @@ class AskRequest(BaseModel):
 
     question: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_QUESTION_CHARS,
                                    examples=["What does the Russian word sovet mean?"])]
-    k: Annotated[int | None, Field(strict=True, ge=1, le=MAX_K,
-                                   description="number of passages to retrieve")] = None
+    k: Annotated[Annotated[int, Field(strict=True, ge=1, le=MAX_K)] | None,
+                 BeforeValidator(_whole_number),
+                 Field(description="number of passages to retrieve")] = None
     mode: Literal["dense", "bm25", "hybrid"] | None = None
 
 
@@ -117,6 +126,16 @@ class ErrorOut(BaseModel):
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 404, 413, 422)}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before asking again",
+                                 "schema": {"type": "integer"}}}
+# Load shedding (ui/limits.py): refused at once, never queued for minutes.
+_ASK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    429: {"model": ErrorOut, "headers": _RETRY_AFTER,
+          "description": "Too many questions from this client address (`rate_limit` a minute)"},
+    503: {"model": ErrorOut, "headers": _RETRY_AFTER,
+          "description": "Busy: `ask_workers` questions running and `ask_queue` waiting"},
+}
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -163,6 +182,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(500, "internal error")
 
 
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: uvicorn puts `--root-path` in front of it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 class BodyLimit:
     """ASGI middleware: refuse `/api/` request bodies over `limit` bytes with a JSON 413.
 
@@ -176,7 +202,7 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass everything through except an over-long `/api/` body."""
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not route_path(scope).startswith("/api/"):
             await self.app(scope, receive, send)
             return
         too_big = error(413, f"request body over {self.limit} bytes")
@@ -216,7 +242,7 @@ def api_router(pipeline: Pipeline) -> APIRouter:
 
     # Plain `def` endpoints: FastAPI runs them in its thread pool, so twenty slow questions
     # don't block the event loop, and the pipeline is safe to call from several threads.
-    @router.post("/api/ask", response_model=AnswerOut, responses=_ERRORS, tags=["api"])
+    @router.post("/api/ask", response_model=AnswerOut, responses=_ASK_ERRORS, tags=["api"])
     def ask(body: AskRequest) -> JSONResponse:
         """Answer a question with verbatim quotes and citations (or abstain)."""
         answer = pipeline.ask(body.question, k=body.k, mode=body.mode)
@@ -237,15 +263,31 @@ def api_router(pipeline: Pipeline) -> APIRouter:
             return error(404, "unknown document id; GET /api/documents lists them")
         return JSONResponse({**doc.metadata(), "text": doc.text})
 
+    # `async`: it runs on the event loop, never in the thread pool behind busy questions, and
+    # reads only what was loaded at start (no lock), so it answers at once under load.
     @router.get("/healthz", tags=["api"])
-    def healthz() -> dict[str, Any]:
+    async def healthz() -> dict[str, Any]:
         """Liveness plus what is loaded."""
         manifest = pipeline.index.manifest
         return {"status": "ok", "documents": len(pipeline.documents),
                 "passages": len(pipeline.index.passages), "model": pipeline.settings.model,
                 "mode": pipeline.settings.mode, "index_built": manifest.get("built_at")}
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    # TRACE and QUERY too: a method missing here falls through to the chat app's own 404
+    # (schemathesis found TRACE doing so).
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE", "QUERY"]
+
+    def wrong_method(path: str, allowed: str) -> JSONResponse:
+        """A JSON 405 with the `Allow` header that HTTP requires of one."""
+        response = error(405, f"{path} accepts {allowed}")
+        response.headers["Allow"] = allowed
+        return response
+
+    @router.api_route("/healthz", include_in_schema=False,
+                      methods=[m for m in methods if m != "GET"])
+    def healthz_method() -> JSONResponse:
+        """Any other method on `/healthz`: a JSON 405, not the chat app's 404."""
+        return wrong_method("/healthz", "GET")
 
     @router.api_route("/api", include_in_schema=False, methods=methods)
     @router.api_route("/api/{rest:path}", include_in_schema=False, methods=methods)
@@ -253,7 +295,9 @@ def api_router(pipeline: Pipeline) -> APIRouter:
         """Keep `/api/` ours: wrong method or unknown path, never the chat app's HTML."""
         path = "/api/" + rest
         if path in _API_ROUTES:
-            return error(405, f"{path} accepts {', '.join(_API_ROUTES[path])}")
+            return wrong_method(path, ", ".join(_API_ROUTES[path]))
+        if re.fullmatch(r"documents/[^/]+", rest) and request.method != "GET":
+            return wrong_method("/api/documents/{doc_id}", "GET")
         if path.startswith("/api/documents/"):
             return error(404, "unknown document id; GET /api/documents lists them")
         return error(404, f"no such endpoint: {request.method} {path}")

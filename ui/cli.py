@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_SKIPPED = 3
+EXIT_PORT_IN_USE = 4
 
 
 class CliError(Exception):
@@ -77,11 +78,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """`rag serve`: the chat app and the JSON API on one local server."""
-    from ui.server import serve
+    from ui.server import PortInUseError, serve
 
     settings = _settings(args)
-    return serve(settings, host=args.host, port=args.port, feedback=args.feedback,
-                 cors_origins=args.cors_origin or [], root_path=args.root_path or "")
+    try:
+        return serve(settings, host=args.host, port=args.port, feedback=args.feedback,
+                     cors_origins=args.cors_origin or [], root_path=args.root_path or "")
+    except PortInUseError as e:
+        print(f"rag serve: {e}", file=sys.stderr)
+        return EXIT_PORT_IN_USE
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -98,10 +103,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML file with settings")
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml is the one place it is written)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cited-readings")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
         prog="rag", description="Ask course readings; answers are verbatim, cited quotes.")
+    parser.add_argument("--version", action="version", version=f"rag {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("build", help="build or update the index")

@@ -3,16 +3,26 @@
 A line holds the question, the answer, its citations, the vote and the time, and nothing
 about who voted: no IP address, session, cookie or browser. Instructors can read the file to
 see which answers students found wrong.
+
+Several servers (or workers) may share one file: each line goes out in one `write` to a
+file opened with O_APPEND, under an exclusive `flock` on that file, so lines are whole and
+never interleaved, however long.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows has no flock: O_APPEND and the thread lock only
+    fcntl = None  # type: ignore[assignment]
 
 VOTES = ("up", "down")
 
@@ -42,10 +52,39 @@ class FeedbackLog:
                           for c in answer.get("citations") or []],
             "settings": {k: settings.get(k) for k in ("mode", "k", "model") if k in settings},
         }
-        data = json.dumps(line, ensure_ascii=False) + "\n"
+        try:
+            data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): escape it
+            data = (json.dumps(line) + "\n").encode("ascii")
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One write call per line in append mode, so concurrent servers don't interleave.
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(data)
+            _append(self.path, data)
         return line
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append `data` (whole lines) to `path`, atomically with respect to other appenders."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        end = None
+        if fcntl is not None:
+            # O_APPEND makes each write land at the end, but a long line may take more
+            # than one write (and NFS does not honour O_APPEND): the lock covers all of them,
+            # and makes the end of the file this writer's to check and to take back.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            end = os.fstat(fd).st_size
+            if end and os.pread(fd, 1, end - 1) != b"\n":
+                # A writer killed mid-line left a fragment: end it, so this line stays whole.
+                data = b"\n" + data
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            # A full disk can stop a line half-way: take it back rather than leave a
+            # fragment for the next line to be glued to.
+            if end is not None:
+                os.ftruncate(fd, end)
+            raise
+    finally:
+        os.close(fd)  # also releases the lock

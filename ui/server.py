@@ -7,7 +7,9 @@ once, then runs uvicorn on localhost unless told otherwise.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,18 +24,23 @@ from fastapi import FastAPI  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
+from fastapi_offline import FastAPIOffline  # noqa: E402
 
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from ui.api import BodyLimit, api_router, install_error_handlers  # noqa: E402
 from ui.chat import CHAT_CSS, CHAT_JS, STATIC_DIR, ChatApp, theme  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
+from ui.limits import AskLimits  # noqa: E402
 from ui.render import esc, render_reader_page  # noqa: E402
 
 EMBED_PATH = "/embed"
 GRADIO_JS = Path(gr.__file__).resolve().parent / "templates" / "frontend" / "gradio.js"
 # Gradio serves its own files under `/static` of each mounted app, so ours live elsewhere.
 STATIC_PATH = "/ui-static"
+# Swagger UI's files for /docs, served from here (fastapi-offline ships them) rather than
+# from FastAPI's default CDN: the docs work offline and load nothing from a third party.
+DOCS_STATIC_PATH = "/docs-static"
 # How many answers the chat computes at the same time (Gradio's default is 1). Every
 # question passes through the embedder's one lock (torch gains nothing from parallel calls
 # on 2 cores), but retrieval, BM25 and quote scoring can overlap with another question's
@@ -62,10 +69,22 @@ def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
     or a full URL); the proxy strips it, and uvicorn is told it (see `serve`)."""
     root_path = root_path.rstrip("/")
     prefix = url_path(root_path)
-    app = FastAPI(title="Cited readings", version="0.1.0",
-                  description="Ask the course readings; every answer is verbatim quotes with "
-                              "citations to exact character spans.")
+    app = FastAPIOffline(title="Cited readings", version="0.1.0",
+                         description="Ask the course readings; every answer is verbatim quotes "
+                                     "with citations to exact character spans.",
+                         static_url=DOCS_STATIC_PATH,
+                         # ReDoc's bundle shows a logo from Redocly's CDN that no option turns
+                         # off, so /redoc leads to /docs instead (below).
+                         redoc_url=None,
+                         # Swagger UI would show a badge image from validator.swagger.io for a
+                         # schema on a public host.
+                         swagger_ui_parameters={"validatorUrl": None})
     install_error_handlers(app)
+    # Inside CORS (added next, so it wraps this): a 429 or 503 reaches an allowed course site's
+    # script with its CORS headers, readable like any other error.
+    limits = pipeline.settings
+    app.add_middleware(AskLimits, rate_limit=limits.rate_limit, running=limits.ask_workers,
+                       waiting=limits.ask_queue)
     # Always install CORSMiddleware, even with no origins: Gradio then leaves CORS to us
     # instead of adding its own localhost rules, so the allow-list is the only policy.
     app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
@@ -75,6 +94,11 @@ def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
     app.include_router(api_router(pipeline))
 
     reader_css = f"{prefix}{STATIC_PATH}/reader.css"
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> RedirectResponse:
+        """The one set of API docs; relative, so it also works under a proxy's sub-path."""
+        return RedirectResponse("docs", status_code=307)
 
     @app.get("/read/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
     def read(doc_id: str, start: int | None = None, end: int | None = None) -> HTMLResponse:
@@ -124,6 +148,42 @@ def url_path(root_path: str) -> str:
     return path.rstrip("/")
 
 
+class PortInUseError(OSError):
+    """The port asked for is taken; the message names it and suggests a free one."""
+
+
+def claim_port(host: str, port: int) -> socket.socket:
+    """Bind host:port (not yet listening) as uvicorn would, so a taken port is reported in a
+    second rather than after the models load. Raises `PortInUseError`, or `OSError` with one
+    line for an address that cannot be used at all."""
+    if not 0 < port < 65536:
+        raise OSError(f"--port must be between 1 and 65535, got {port}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a port a previous run left in TIME_WAIT is free to use again.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"port {port} is already in use "
+                                 f"(try --port {_free_port_after(host, port)})") from None
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
+def _free_port_after(host: str, port: int) -> int:
+    """The first of the next few ports that binds now, for the suggestion (else port + 1)."""
+    for candidate in range(port + 1, min(port + 21, 65536)):
+        try:
+            claim_port(host, candidate).close()
+            return candidate
+        except OSError:
+            continue
+    return port + 1
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
           feedback: str | None = None, cors_origins: Sequence[str] = (),
           root_path: str = "") -> int:
@@ -133,28 +193,37 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     def status(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    status(f"Loading the index for {settings.corpus} …")
-    pipeline = Pipeline.open(settings, status=status)
-    # Loading the models up front keeps the first students' questions as fast as later
-    # ones; sentence vectors are already in the index.
-    pipeline.warm_up()
-    # The `cors_origins` setting (comma-separated; config file or RAG_CORS_ORIGINS) adds to
-    # the --cors-origin flags.
-    configured = settings.cors_origins
-    origins = list(dict.fromkeys([*cors_origins, *filter(None, (
-        o.strip() for o in configured.split(",")))]))
-    app = create_app(pipeline, feedback=feedback, cors_origins=origins, root_path=root_path)
-    shown = f"[{host}]" if ":" in host else host
-    status(f"Chat:  http://{shown}:{port}/   "
-           f"(embed: {EMBED_PATH}/, API docs: /docs)")
-    if feedback:
-        status(f"Feedback votes are appended to {feedback}")
-    if origins:
-        status(f"API open to these origins (CORS): {', '.join(origins)}")
-    uvicorn.run(app, host=host, port=port, log_level="warning",
-                # uvicorn puts the prefix back in front of each path the proxy stripped, so
-                # every mounted app (chat, embed, static) routes and links consistently.
-                root_path=url_path(root_path),
-                # Trust X-Forwarded-* only from a proxy on this machine.
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    # Claimed before anything is loaded or announced, and handed to uvicorn, so a taken port
+    # fails at once and no other process can take it in between.
+    with claim_port(host, port) as sock:
+        status(f"Loading the index for {settings.corpus} …")
+        pipeline = Pipeline.open(settings, status=status)
+        # Loading the models up front keeps the first students' questions as fast as later
+        # ones; sentence vectors are already in the index.
+        pipeline.warm_up()
+        # The `cors_origins` setting (comma-separated; config file or RAG_CORS_ORIGINS) adds
+        # to the --cors-origin flags.
+        configured = settings.cors_origins
+        origins = list(dict.fromkeys([*cors_origins, *filter(None, (
+            o.strip() for o in configured.split(",")))]))
+        app = create_app(pipeline, feedback=feedback, cors_origins=origins,
+                         root_path=root_path)
+        shown = f"[{host}]" if ":" in host else host
+        status(f"Chat:  http://{shown}:{port}/   "
+               f"(embed: {EMBED_PATH}/, API docs: /docs)")
+        if feedback:
+            status(f"Feedback votes are appended to {feedback}")
+        if origins:
+            status(f"API open to these origins (CORS): {', '.join(origins)}")
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                # uvicorn puts the prefix back in front of each path the proxy
+                                # stripped, so every mounted app (chat, embed, static) routes
+                                # and links consistently.
+                                root_path=url_path(root_path),
+                                # Trust X-Forwarded-* only from a proxy on this machine.
+                                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # Ctrl+C is how a server is stopped, not an error
+            pass
     return 0
