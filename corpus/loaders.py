@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -116,11 +117,21 @@ def load_markdown(path: Path, raw: str) -> list[Document]:
             author=_meta_text(meta, "author", path),
             publisher=_meta_text(meta, "publisher", path),
             date=_meta_text(meta, "date", path),
-            url=_meta_text(meta, "url", path),
+            url=web_url(_meta_text(meta, "url", path)),
             source=path.name,
             attributions=_attributions(text, meta.get("attributions"), path),
         )
     ]
+
+
+def web_url(url: str | None) -> str | None:
+    """A reading's link, kept only if it is a web address. A `javascript:` or `data:` url in
+    front matter would run in the page of any course site that makes the API's `url` a link;
+    dropping it loses nothing a student could follow."""
+    if url and urlsplit(url.strip()).scheme.lower() in ("http", "https") and urlsplit(
+            url.strip()).netloc:
+        return url.strip()
+    return None
 
 
 def _first_heading(text: str) -> str | None:
@@ -154,7 +165,7 @@ def load_html(path: Path, raw: str) -> list[Document]:
             author=meta.author,
             publisher=meta.publisher,
             date=meta.date,
-            url=meta.url,
+            url=web_url(meta.url),
             source=path.name,
         )
     ]
@@ -208,7 +219,7 @@ def _wordpress_document(rec: dict[str, Any], path: Path) -> Document:
         author=author,
         publisher=None,
         date=date,
-        url=_text(rec.get("link")),
+        url=web_url(_text(rec.get("link"))),
         source=path.name,
     )
 

@@ -1,21 +1,17 @@
-"""An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl`, `units.npy`
-(float16 vectors of every quotable unit, see `index.units`) and `manifest.json`. It is
-written to a temporary folder and swapped in, so a build that dies half-way leaves the
-previous index as it was. The manifest records each file's size and sha256, so a file cut
-short or corrupted is named on load rather than misread. One build at a time holds the lock
-beside the folder (`index.lock`). Nothing is pickled."""
+"""Building and loading an index: chunk the documents, embed what changed, and read it back as
+an `Index`. An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl`,
+`units.npy` (float16 vectors of every quotable unit, see `index.units`) and `manifest.json`;
+how it is written, swapped in and checked is `index.folder`'s concern. One build at a time
+holds the lock beside the folder (`index.lock`). Nothing is pickled."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
-import os
-import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -28,43 +24,26 @@ from tqdm import tqdm
 
 from corpus.collection import corpus_hash
 from corpus.document import Document
+from index import folder
 from index.chunking import chunk_text
 from index.embedder import Embedder
+from index.folder import (  # noqa: F401  (re-exported: the index's names)
+    DATA_FILES,
+    DOCUMENTS,
+    MANIFEST,
+    PASSAGES,
+    UNITS,
+    VECTORS,
+    IndexDamaged,
+    IndexError_,
+    IndexWriteError,
+    check_intact,
+)
 from index.lock import build_lock
 from index.passage import Passage
 from index.units import quote_units, unit_offsets
 
 FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
-PASSAGES = "passages.jsonl"
-DOCUMENTS = "documents.jsonl"
-UNITS = "units.npy"
-# The data files, in the order they are written; the manifest goes last.
-DATA_FILES = (VECTORS, UNITS, PASSAGES, DOCUMENTS)
-
-
-class IndexError_(Exception):
-    """An index folder that is missing, unreadable, or does not fit the current settings."""
-
-
-class IndexDamaged(IndexError_):
-    """An index folder with a file missing, cut short or corrupt; `rag build --force` fixes it."""
-
-    def __init__(self, path: Path, file: str, detail: str) -> None:
-        self.path, self.file = path, file
-        super().__init__(f"index at {path} is damaged ({file}: {_one_line(detail)}); "
-                         "run `rag build --force` to rebuild it")
-
-
-class IndexWriteError(IndexError_, OSError):
-    """A build that could not write its folder (a full disk, say). The previous index is
-    untouched. An OSError too, so callers that catch disk errors still catch it."""
-
-
-def _one_line(text: object) -> str:
-    """A message squeezed to one line: faiss errors span several and name C++ frames."""
-    return " ".join(str(text).split())[:300]
 
 
 @dataclass(frozen=True)
@@ -124,12 +103,6 @@ def library_versions() -> dict[str, str]:
 
 def _text_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def context_header(doc: Document, start: int) -> str:
@@ -198,8 +171,8 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
         raise IndexError_("the documents contain no text to index")
     with build_lock(path, on_wait or (_say if progress else None)):
         # Holding the lock, no other build is alive: what a killed one left is junk.
-        _restore_previous(path)
-        _sweep_leftovers(path)
+        folder.restore_previous(path)
+        folder.sweep_leftovers(path)
         return _build_locked(path, documents, passages, embedder, model, index_settings,
                              settings, progress, t0)
 
@@ -254,7 +227,7 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     manifest["unit_count"] = int(units.shape[0])
-    _write_atomically(path, manifest, documents, passages, vectors, units)
+    folder.write_atomically(path, manifest, documents, passages, vectors, units)
     return BuildReport(len(passages), len(todo), len(passages) - len(todo),
                        time.perf_counter() - t0, units_embedded=units_embedded)
 
@@ -287,218 +260,39 @@ def _embed_units(passages: Sequence[Passage], embedder: Embedder, model: str,
     return np.stack(rows).astype(np.float16), len(todo)
 
 
-def _write_atomically(path: Path, manifest: dict[str, Any], documents: Sequence[Document],
-                      passages: Sequence[Passage], vectors: faiss.Index,
-                      units: np.ndarray) -> None:
-    """Write into a sibling temp folder, then swap it in with renames. The caller holds the
-    build lock, so the pid-named folders are this build's own."""
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    old = path.parent / f".{path.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        faiss.write_index(vectors, str(tmp / VECTORS))
-        np.save(tmp / UNITS, units, allow_pickle=False)
-        _write_jsonl(tmp / PASSAGES, (p.to_dict() for p in passages))
-        _write_jsonl(tmp / DOCUMENTS, (d.to_dict() for d in documents))
-        manifest = {**manifest, "files": {name: _file_record((tmp / name).read_bytes())
-                                          for name in DATA_FILES}}
-        # The manifest goes last: a folder without one is never mistaken for an index.
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
-                                    encoding="utf-8")
-        # On disk before the swap: after a power cut, the renamed folder must not turn out
-        # to hold empty files.
-        for name in (*DATA_FILES, MANIFEST):
-            _fsync(tmp / name)
-        _fsync(tmp)
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-        _fsync(path.parent)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not path.exists():
-            old.rename(path)
-        # faiss reports a failed write (a full disk) as RuntimeError, Python as OSError.
-        if isinstance(e, OSError | RuntimeError) and not isinstance(e, IndexError_):
-            raise _write_error(path, e) from e
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_error(path: Path, e: BaseException) -> IndexWriteError:
-    code = getattr(e, "errno", None)
-    hint = ("; free some disk space and build again"
-            if code in (errno.ENOSPC, errno.EDQUOT) else "")
-    err = IndexWriteError(f"could not write the index at {path} ({_why(e)}); "
-                          f"the previous index is unchanged{hint}")
-    err.errno = code
-    return err
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file, or a folder's entries, to disk. Folders cannot be opened on Windows and
-    some file systems refuse to sync them; files must sync or the build fails."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        if path.is_dir():
-            return
-        raise
-    try:
-        os.fsync(fd)
-    except OSError:
-        if not path.is_dir():
-            raise
-    finally:
-        os.close(fd)
-
-
-def _file_record(data: bytes) -> dict[str, Any]:
-    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _why(e: BaseException) -> str:
-    """The useful part of an exception, on one line."""
-    text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-    return _one_line(text) or e.__class__.__name__
-
-
-def _leftovers(path: Path, kind: str) -> list[Path]:
-    """Folders a build of `path` leaves beside it: `tmp` (being written), `old` (swapped out)."""
-    prefix = f".{path.name}.{kind}-"
-    if not path.parent.is_dir():
-        return []
-    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix))
-
-
-def _restore_previous(path: Path) -> None:
-    """A build killed between its two renames leaves the previous index as `.old-*`: put it
-    back. The caller holds the build lock, so this is never a live build's swap."""
-    if not path.exists() and (olds := _leftovers(path, "old")):
-        olds[-1].rename(path)
-
-
-def _sweep_leftovers(path: Path) -> None:
-    """Delete what killed builds left (their temp folders, a swapped-out index), and refuse
-    to swap away a folder that is not an index. The caller holds the build lock."""
-    for junk in _leftovers(path, "tmp"):
-        shutil.rmtree(junk, ignore_errors=True)
-    if path.exists():
-        for junk in _leftovers(path, "old"):
-            shutil.rmtree(junk, ignore_errors=True)
-        # A build replaces the whole folder: never one that holds anything but an index.
-        names = {p.name for p in path.iterdir()} if path.is_dir() else {""}
-        if not (MANIFEST in names or names <= {*DATA_FILES, MANIFEST}):
-            raise IndexError_(f"{path} is not an index folder; choose another --index")
-
-
-def _recover(path: Path) -> None:
-    if not path.exists() and _leftovers(path, "old"):
-        # Under the lock, so that a live build's swap is waited for rather than undone.
-        with build_lock(path):
-            _restore_previous(path)
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    if not (path / MANIFEST).exists():
-        if any((path / name).exists() for name in DATA_FILES):
-            raise IndexDamaged(path, MANIFEST, "missing")
-        raise IndexError_(f"no index at {path}")
-    try:
-        manifest = json.loads((path / MANIFEST).read_bytes().decode("utf-8"))
-    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are both
-        raise IndexDamaged(path, MANIFEST, _why(e)) from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
-        raise IndexDamaged(path, MANIFEST, "not an index manifest")
-    return manifest
-
-
-def _file_bytes(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
-    """A data file's bytes, checked against the size and sha256 in the manifest (indexes
-    written before those were recorded are only parsed)."""
-    try:
-        data = (path / name).read_bytes()
-    except FileNotFoundError:
-        raise IndexDamaged(path, name, "missing") from None
-    except OSError as e:
-        raise IndexDamaged(path, name, _why(e)) from None
-    record = manifest.get("files", {}).get(name)
-    if record is not None:
-        if not isinstance(record, dict):
-            raise IndexDamaged(path, MANIFEST, f"bad record for {name}")
-        if len(data) != record.get("bytes"):
-            raise IndexDamaged(path, name, f"{len(data)} bytes, the manifest says "
-                                           f"{record.get('bytes')}")
-        if hashlib.sha256(data).hexdigest() != record.get("sha256"):
-            raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
-    return data
-
-
-def check_intact(path: Path) -> None:
-    """Raise `IndexDamaged` if the index at `path` has a file missing, cut short or corrupt
-    (a missing index is not damaged: it is simply built). Cheaper than `load_index`: the
-    files are checked against the manifest, not parsed."""
-    _recover(path)
-    if not (path / MANIFEST).exists() and not any((path / n).exists() for n in DATA_FILES):
-        return
-    manifest = _read_manifest(path)
-    for name in DATA_FILES:
-        _file_bytes(path, name, manifest)
-
-
-def _rows(path: Path, name: str, data: bytes) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file; a bad line is named."""
-    try:
-        lines = data.decode("utf-8").split("\n")
-    except UnicodeDecodeError as e:
-        raise IndexDamaged(path, name, _why(e)) from None
-    rows = []
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise IndexDamaged(path, name, f"line {n}: {e.msg}") from None
-            if not isinstance(row, dict):
-                raise IndexDamaged(path, name, f"line {n}: not a JSON object")
-            rows.append(row)
-    return rows
-
-
 def load_index(path: Path) -> Index:
     """Read an index folder written by `build_index`. Raises `IndexError_` if there is none,
     `IndexDamaged` (naming the file) if one is missing, cut short, corrupt or inconsistent."""
-    _recover(path)
+    folder.recover(path)
     return _read_index(path)
 
 
 def _read_index(path: Path) -> Index:
-    manifest = _read_manifest(path)
-    data = {name: _file_bytes(path, name, manifest) for name in DATA_FILES}
+    manifest = folder.read_manifest(path)
+    data = {name: folder.file_bytes(path, name, manifest) for name in DATA_FILES}
     # A corrupt file can make a parser raise almost anything; every failure is damage to
     # that file, reported in one line.
     try:
-        passages = [Passage.from_dict(r) for r in _rows(path, PASSAGES, data[PASSAGES])]
+        passages = [Passage.from_dict(r) for r in folder.jsonl_rows(path, PASSAGES, data[PASSAGES])]
     except IndexDamaged:
         raise
     except Exception as e:
-        raise IndexDamaged(path, PASSAGES, _why(e)) from None
+        raise IndexDamaged(path, PASSAGES, folder.why(e)) from None
     try:
         docs = {d.id: d for d in (Document.from_dict(r)
-                                  for r in _rows(path, DOCUMENTS, data[DOCUMENTS]))}
+                                  for r in folder.jsonl_rows(path, DOCUMENTS, data[DOCUMENTS]))}
     except IndexDamaged:
         raise
     except Exception as e:
-        raise IndexDamaged(path, DOCUMENTS, _why(e)) from None
+        raise IndexDamaged(path, DOCUMENTS, folder.why(e)) from None
     try:
         vectors = faiss.deserialize_index(np.frombuffer(data[VECTORS], dtype=np.uint8))
     except Exception as e:
-        raise IndexDamaged(path, VECTORS, _why(e)) from None
+        raise IndexDamaged(path, VECTORS, folder.why(e)) from None
     try:
         units = np.load(io.BytesIO(data[UNITS]), allow_pickle=False)
     except Exception as e:
-        raise IndexDamaged(path, UNITS, _why(e)) from None
+        raise IndexDamaged(path, UNITS, folder.why(e)) from None
 
     if manifest.get("passage_count") != len(passages):
         raise IndexDamaged(path, PASSAGES, f"{len(passages)} passages, the manifest says "

@@ -120,8 +120,11 @@ class CrossEncoderReader:
             if self._model is None:
                 from sentence_transformers import CrossEncoder
 
+                from index.embedder import quiet_model_loading
+
                 try:
-                    self._model = CrossEncoder(self.model_name, device="cpu")
+                    with quiet_model_loading():
+                        self._model = CrossEncoder(self.model_name, device="cpu")
                 except (OSError, ValueError) as e:
                     raise ReaderError(f"cannot load reader {self.model_name!r}: "
                                       f"{str(e).splitlines()[0]}") from None

@@ -7,8 +7,9 @@ Not collected by pytest (no `test_` prefix). Run it against a running server:
 
 Each round starts all clients together (a barrier), each client asks one question, and the
 script prints how many got an answer with citations or an abstention, and p50/p95/max latency.
-Round 1 on a fresh server is "cold": the sentences of newly retrieved passages are embedded
-for the first time. Later rounds reuse the server's sentence-vector cache.
+All clients come from one address, so past 60 asks a minute the server's per-client rate limit
+answers 429: start it with `RAG_RATE_LIMIT=0` for more rounds. For a sustained class-sized
+load, use `python -m evals.loadtest` instead.
 """
 
 from __future__ import annotations

@@ -270,7 +270,7 @@ def test_second_build_process_waits_for_the_lock(idx: Path, tiny_corpus: Path) -
 
 def test_builds_in_two_threads_never_interleave(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import index.store as store
+    import index.folder as folder
 
     path = tmp_path / "idx"
     events: list[tuple[str, str]] = []  # (thread, step), appended as each step happens
@@ -286,14 +286,14 @@ def test_builds_in_two_threads_never_interleave(tmp_path: Path,
                 assert second_waiting.wait(timeout=60)
             return super().embed(texts)
 
-    real_write = store._write_atomically
+    real_write = folder.write_atomically
 
     def write(*args: Any) -> None:
         events.append((threading.current_thread().name, "write"))
         real_write(*args)
         events.append((threading.current_thread().name, "written"))
 
-    monkeypatch.setattr(store, "_write_atomically", write)
+    monkeypatch.setattr(folder, "write_atomically", write)
     waits: list[str] = []
 
     def on_wait(msg: str) -> None:
@@ -492,7 +492,7 @@ def _half(fname: str | Path, data: bytes) -> None:
 
 def _fill_disk(monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
     """Make one step of writing the index run out of space half-way through."""
-    import index.store as store
+    import index.folder as folder
 
     if writer == VECTORS:
         real_write_index = faiss.write_index
@@ -509,14 +509,14 @@ def _fill_disk(monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
             raise _enospc()
         monkeypatch.setattr(np, "save", save)
     elif writer in (PASSAGES, DOCUMENTS):
-        real = store._write_jsonl
+        real = folder.write_jsonl
 
         def write_jsonl(path: Path, rows: Any) -> None:
             real(path, rows)
             if path.name == writer:
                 _half(path, path.read_bytes())
                 raise _enospc()
-        monkeypatch.setattr(store, "_write_jsonl", write_jsonl)
+        monkeypatch.setattr(folder, "write_jsonl", write_jsonl)
     elif writer == MANIFEST:
         real_write = Path.write_text
 
@@ -529,7 +529,7 @@ def _fill_disk(monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
     elif writer == "fsync":
         def fsync(fd: int) -> None:
             raise _enospc()
-        monkeypatch.setattr(store.os, "fsync", fsync)
+        monkeypatch.setattr(folder.os, "fsync", fsync)
     else:  # the swap: the new folder cannot be renamed into place
         real_rename = Path.rename
 

@@ -108,10 +108,12 @@ def tab(browser: Any, server: str) -> Iterator[Tab]:
 
 
 def test_the_server_keeps_the_reading_as_written(tab: Tab) -> None:
-    """The premise: the API hands out the hostile strings unchanged (they are data)."""
+    """The premise: the API hands out the hostile strings unchanged (they are data), except
+    the `javascript:` url, which the loader drops: a course site's script may make `url` a
+    link."""
     doc = tab.context.request.get(f"{tab.base}/api/documents/hostile").json()
     assert (doc["title"], doc["author"], doc["url"], doc["date"], doc["publisher"]) == (
-        TITLE, AUTHOR, "javascript:alert(1)", DATE, PUBLISHER)
+        TITLE, AUTHOR, None, DATE, PUBLISHER)
     assert BODY_IMG in doc["text"] and BODY_SCRIPT in doc["text"]
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from corpus.html_meta import read_html_meta
-from corpus.loaders import load_file
+from corpus.loaders import load_file, web_url
 
 ARTICLE = ("<article><h1>Volcanoes explained</h1>"
            "<p>A volcano is an opening in the crust of a planet through which molten rock "
@@ -125,3 +127,18 @@ def test_no_front_matter_means_no_author_or_date(tmp_path: Path) -> None:
     path.write_text("# Notes\n\nBy B. Writer, 12 May 2020. Copyright 2024.\n", encoding="utf-8")
     (doc,) = load_file(path)
     assert (doc.title, doc.author, doc.date, doc.url) == ("Notes", None, None, None)
+
+
+@pytest.mark.parametrize("url, kept", [
+    ("https://example.org/a", "https://example.org/a"),
+    ("http://example.org", "http://example.org"),
+    ("javascript:alert(1)", None),
+    ("JavaScript:alert(1)", None),
+    ("data:text/html,<script>alert(1)</script>", None),
+    ("//example.org/a", None),
+    ("example.org", None),
+    (None, None),
+])
+def test_only_web_urls_are_kept(url: str | None, kept: str | None) -> None:
+    """A reading's url reaches API clients, who may make it a link: only http(s) survives."""
+    assert web_url(url) == kept
