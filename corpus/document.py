@@ -19,6 +19,17 @@ class Attribution:
 
 
 @dataclass(frozen=True)
+class PageSpan:
+    """One page of the original: its printed number and its characters `text[start:end]`.
+
+    `number` is the page's label (an int for plain numbers, text such as "xii" otherwise)."""
+
+    number: int | str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Document:
     """One reading. `text` is exactly what citations point into."""
 
@@ -31,6 +42,9 @@ class Document:
     url: str | None = None
     source: str = ""
     attributions: tuple[Attribution, ...] = field(default=())
+    # The original's pages, in order (PDFs, and Markdown with `{{page N}}` markers); empty
+    # when unknown. Text outside every span (before a reading's first marker) has no page.
+    pages: tuple[PageSpan, ...] = field(default=())
 
     def author_at(self, offset: int) -> tuple[str | None, str | None]:
         """(author, role) of the words at `offset`; role is None for the document's author."""
@@ -38,6 +52,17 @@ class Document:
             if a.start <= offset < a.end:
                 return a.author, a.role
         return self.author, None
+
+    def page_at(self, offset: int) -> int | str | None:
+        """The page holding the character at `offset`, or None if unknown."""
+        for p in self.pages:
+            if p.start <= offset < p.end:
+                return p.number
+        return None
+
+    def pages_for(self, start: int, end: int) -> tuple[int | str | None, int | str | None]:
+        """(first page, last page) of the span `text[start:end]`; None where unknown."""
+        return self.page_at(start), self.page_at(max(start, end - 1))
 
     @property
     def content_hash(self) -> str:
@@ -60,10 +85,17 @@ class Document:
         """A JSON-ready dict (the index stores documents this way, never pickled)."""
         d = asdict(self)
         d["attributions"] = [asdict(a) for a in self.attributions]
+        # Omitted when empty, so a reading without pages serialises (and hashes) exactly as
+        # before pages existed, and a saved index needs no rebuild.
+        if self.pages:
+            d["pages"] = [asdict(p) for p in self.pages]
+        else:
+            del d["pages"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:
         """Inverse of `to_dict`."""
         attrs = tuple(Attribution(**a) for a in d.get("attributions", ()))
-        return cls(**{**d, "attributions": attrs})
+        pages = tuple(PageSpan(**p) for p in d.get("pages", ()))
+        return cls(**{**d, "attributions": attrs, "pages": pages})

@@ -16,6 +16,7 @@ import yaml
 
 from corpus.document import Attribution, Document
 from corpus.html_meta import read_html_meta
+from corpus.pages import join_pages, page_number, strip_page_markers
 
 
 class LoadError(Exception):
@@ -101,7 +102,8 @@ def load_markdown(path: Path, raw: str) -> list[Document]:
         if not isinstance(loaded, dict):
             raise LoadError(f"{path.name}: front matter must be a mapping")
         meta, body = loaded, raw[m.end():]
-    text = normalise_text(body)
+    # `{{page N}}` markers record the original's page breaks; they are not quotable text.
+    text, pages = strip_page_markers(normalise_text(body))
     if not text:
         raise LoadError(f"{path.name}: no text after the front matter")
     title = _meta_text(meta, "title", path) or _first_heading(text) or path.stem
@@ -120,6 +122,7 @@ def load_markdown(path: Path, raw: str) -> list[Document]:
             url=web_url(_meta_text(meta, "url", path)),
             source=path.name,
             attributions=_attributions(text, meta.get("attributions"), path),
+            pages=pages,
         )
     ]
 
@@ -291,17 +294,30 @@ def load_pdf(path: Path) -> list[Document]:
             info = reader.metadata
         except Exception as e:  # pypdf raises many kinds (KeyError, TypeError...) on bad files
             raise LoadError(f"{path.name}: cannot read PDF{_pdf_problem(e, messages)}") from None
-    text = normalise_text("\n\n".join(p.strip() for p in pages if p.strip()))
+        labels = _pdf_page_labels(reader, len(pages))
+    text, spans = join_pages(list(zip(labels, pages, strict=True)))
     if not text:
         raise LoadError(f"{path.name}: PDF has no text layer (scanned?)"
                         f"{_pdf_problem(None, messages)}")
     title = str(info.title) if info and info.title else path.stem
     author = str(info.author) if info and info.author else None
     return [Document(id=slugify(path.stem), text=text, title=title, author=author,
-                     source=path.name)]
+                     source=path.name, pages=spans)]
 
 
-SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".json", ".pdf")
+def _pdf_page_labels(reader: Any, count: int) -> list[int | str]:
+    """Each page's printed number: the PDF's page labels ("xii", "12"), which pypdf gives
+    as the 1-based page index when the PDF declares none, or that index if they are broken."""
+    try:
+        labels = list(reader.page_labels)
+    except Exception:  # a malformed /PageLabels tree must not lose the text
+        labels = []
+    if len(labels) != count:
+        labels = [""] * count
+    return [page_number(label, i) for i, label in enumerate(labels, start=1)]
+
+
+SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".json", ".pdf", ".docx", ".epub")
 MB = 1024 * 1024
 # Size limits per file. 16 MB of text is some 8,000 pages, far beyond any one reading;
 # past it a file is almost surely a dump or a mistake, and indexing it would take the
@@ -349,6 +365,10 @@ def load_file(path: Path) -> list[Document]:
         if _size(path) > MAX_PDF_BYTES:
             raise _too_big(path, _size(path), MAX_PDF_BYTES)
         return load_pdf(path)
+    if suffix in (".docx", ".epub"):
+        from corpus.office import load_docx, load_epub  # here: office imports this module
+
+        return load_docx(path) if suffix == ".docx" else load_epub(path)
     raw = _read_text(path)
     if not raw.strip():
         raise LoadError(f"{path.name}: file is empty")

@@ -235,10 +235,15 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
 def _embed_texts(texts: Sequence[str], embedder: Embedder, desc: str, unit: str, batch: int,
                  progress: bool) -> dict[str, np.ndarray]:
     """Each distinct text's vector, embedded in batches with a progress bar. Sorted by
-    length first, so that each batch pads little."""
+    length first, so that each batch pads little. Off a terminal (a log file, a service) the
+    bar's redraws would fill the log, so the work is one line instead."""
     todo = sorted(dict.fromkeys(texts), key=len)
     out: dict[str, np.ndarray] = {}
-    with tqdm(total=len(todo), desc=desc, unit=unit, disable=not progress or not todo) as bar:
+    interactive = sys.stderr.isatty()
+    if progress and todo and not interactive:
+        _say(f"{desc}: {len(todo)} {unit}{'s' if len(todo) != 1 else ''} …")
+    with tqdm(total=len(todo), desc=desc, unit=unit,
+              disable=not progress or not todo or not interactive) as bar:
         for b in range(0, len(todo), batch):
             chunk = todo[b:b + batch]
             out.update(zip(chunk, embedder.embed(chunk), strict=True))

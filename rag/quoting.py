@@ -109,9 +109,11 @@ def make_citations(chosen: Sequence[Candidate], documents: Mapping[str, Document
     for n, c in enumerate(chosen, start=1):
         doc = documents[c.hit.passage.doc_id]
         author, role = doc.author_at(c.start)
+        page_start, page_end = doc.pages_for(c.start, c.end)
         out.append(Citation(
             n=n, doc_id=doc.id, title=doc.title, author=author, url=doc.url, date=doc.date,
             quote=doc.text[c.start:c.end], start=c.start, end=c.end, score=c.score,
             passage_start=c.hit.passage.start, passage_end=c.hit.passage.end, role=role,
-            score_parts=tuple(parts(dict(c.features)).items()) if parts else ()))
+            score_parts=tuple(parts(dict(c.features)).items()) if parts else (),
+            page_start=page_start, page_end=page_end))
     return tuple(out)

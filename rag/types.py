@@ -40,6 +40,9 @@ class Citation:
     role: str | None = None
     # Why it scored so: each signal's share of the combiner's log-odds (empty without one).
     score_parts: tuple[tuple[str, float], ...] = ()
+    # The original's pages the quote is on (a PDF's, or Markdown's `{{page N}}`), or None.
+    page_start: int | str | None = None
+    page_end: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Answer:
                     "end": c.end, "score": round(c.score, 4), "role": c.role,
                     "passage_start": c.passage_start, "passage_end": c.passage_end,
                     "score_parts": dict(c.score_parts),
+                    "page_start": c.page_start, "page_end": c.page_end,
                 }
                 for c in self.citations
             ],

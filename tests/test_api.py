@@ -24,7 +24,8 @@ ANSWER_KEYS = {"question", "answer", "abstained", "abstain_reason", "confidence"
                "passages",
                "settings"}
 CITATION_KEYS = {"n", "doc_id", "title", "author", "url", "date", "quote", "start", "end",
-                 "score", "role", "passage_start", "passage_end", "score_parts"}
+                 "score", "role", "passage_start", "passage_end", "score_parts", "page_start",
+                 "page_end"}
 
 
 @pytest.fixture(scope="module")

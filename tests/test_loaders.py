@@ -102,7 +102,7 @@ def test_empty_and_non_utf8_files_are_load_errors(tmp_path: Path) -> None:
 
 def test_unsupported_suffix_is_a_load_error(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match="unsupported"):
-        load_file(_write(tmp_path / "x.docx", "not really"))
+        load_file(_write(tmp_path / "x.rtf", "not really"))
 
 
 # --- HTML ----------------------------------------------------------------------------------

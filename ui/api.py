@@ -74,6 +74,10 @@ class CitationOut(BaseModel):
     score_parts: dict[str, float] = Field(
         default_factory=dict,
         description="each signal's share of the log-odds that this quote answers")
+    page_start: int | str | None = Field(
+        None, description='page of the original where the quote starts ("xii" for a '
+        "labelled page); null when unknown")
+    page_end: int | str | None = Field(None, description="page where it ends; null when unknown")
 
 
 class PassageOut(BaseModel):

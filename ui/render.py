@@ -112,6 +112,23 @@ def quote_in_context(doc: Document | None, citation: Mapping[str, Any]) -> str:
     return f"{_flow(before)}<mark>{_flow(q)}</mark>{_flow(after)}"
 
 
+def _page(value: object) -> bool:
+    """A page number worth showing: an int, or a short label such as "xii" (the citation may
+    come back from the browser's storage, so nothing else is trusted)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and 0 < len(value) <= 20)
+
+
+def pages_label(start: object, end: object) -> str | None:
+    """"p. 12" or "pp. 12–13" for a citation's pages, None when the page is unknown."""
+    if not _page(start):
+        return None
+    if not _page(end) or end == start:
+        return f"p. {start}"
+    return f"pp. {start}–{end}"
+
+
 def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url: str) -> str:
     """One entry of the sources list: number, title (linked), byline, quote in context."""
     n = esc(c.get("n"))
@@ -129,9 +146,12 @@ def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url:
                      f'rel="noopener noreferrer">Original source</a>')
     links_html = f'<p class="cr-links">{" ".join(links)}</p>' if links else ""
     who = byline(c.get("author"), c.get("role"), c.get("date"), doc.publisher if doc else None)
+    label = pages_label(c.get("page_start"), c.get("page_end"))
+    # The leading space keeps "Title p. 12" apart when copied or read aloud (flex hides it).
+    pages = f'<span class="cr-pages"> {esc(label)}</span>' if label else ""
     return (f'<li class="cr-source" id="{uid}-src-{n}">'
             f'<p class="cr-source-head"><span class="cr-num">{n}</span>'
-            f'{heading}</p>'
+            f'{heading}{pages}</p>'
             f'<p class="cr-byline">{who}</p>'
             f'<blockquote class="cr-context">{quote_in_context(doc, c)}</blockquote>'
             f'{links_html}</li>')
