@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pdf_helpers import pdf_file
 
 from corpus.collection import DEFAULT_CORPUS_DIR, CorpusError, load_corpus
 from corpus.loaders import LoadError, load_file, slugify
@@ -196,18 +197,7 @@ def _text_pdf(lines: list[str], title: str) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Title (" + title.encode("latin-1") + b") /Author (P. Author) >>",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, xref))
-    return bytes(out)
+    return pdf_file(objects, info=6)
 
 
 def test_pdf_text_layer(tmp_path: Path) -> None:
