@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,10 @@ DOCUMENTS = "documents.jsonl"
 UNITS = "units.npy"
 # The data files, in the order they are written; the manifest goes last.
 DATA_FILES = (VECTORS, UNITS, PASSAGES, DOCUMENTS)
+# Optional files written by a part of the index (`index.lexical`'s `bm25.*`), named in the
+# manifest under this key. An index written before they existed simply lacks them.
+EXTRA_KEY = "extra_files"
+LEXICAL_PREFIX = "bm25."
 
 
 class IndexError_(Exception):
@@ -68,9 +72,11 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 def write_atomically(path: Path, manifest: dict[str, Any], documents: Sequence[Document],
                       passages: Sequence[Passage], vectors: faiss.Index,
-                      units: np.ndarray) -> None:
+                      units: np.ndarray,
+                      extra: Callable[[Path], Sequence[str]] | None = None) -> None:
     """Write into a sibling temp folder, then swap it in with renames. The caller holds the
-    build lock, so the pid-named folders are this build's own."""
+    build lock, so the pid-named folders are this build's own. `extra` writes more files
+    into the folder it is given and returns their names; they are checksummed like the rest."""
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     old = path.parent / f".{path.name}.old-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -80,14 +86,16 @@ def write_atomically(path: Path, manifest: dict[str, Any], documents: Sequence[D
         np.save(tmp / UNITS, units, allow_pickle=False)
         write_jsonl(tmp / PASSAGES, (p.to_dict() for p in passages))
         write_jsonl(tmp / DOCUMENTS, (d.to_dict() for d in documents))
-        manifest = {**manifest, "files": {name: _file_record((tmp / name).read_bytes())
-                                          for name in DATA_FILES}}
+        extras = list(extra(tmp)) if extra is not None else []
+        manifest = {**manifest, EXTRA_KEY: extras,
+                    "files": {name: _file_record((tmp / name).read_bytes())
+                              for name in (*DATA_FILES, *extras)}}
         # The manifest goes last: a folder without one is never mistaken for an index.
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
                                     encoding="utf-8")
         # On disk before the swap: after a power cut, the renamed folder must not turn out
         # to hold empty files.
-        for name in (*DATA_FILES, MANIFEST):
+        for name in (*DATA_FILES, *extras, MANIFEST):
             _fsync(tmp / name)
         _fsync(tmp)
         if path.exists():
@@ -168,7 +176,8 @@ def sweep_leftovers(path: Path) -> None:
             shutil.rmtree(junk, ignore_errors=True)
         # A build replaces the whole folder: never one that holds anything but an index.
         names = {p.name for p in path.iterdir()} if path.is_dir() else {""}
-        if not (MANIFEST in names or names <= {*DATA_FILES, MANIFEST}):
+        if not (MANIFEST in names or names <= {*DATA_FILES, MANIFEST}
+                or all(n in DATA_FILES or n.startswith(LEXICAL_PREFIX) for n in names)):
             raise IndexError_(f"{path} is not an index folder; choose another --index")
 
 
@@ -222,8 +231,18 @@ def check_intact(path: Path) -> None:
     if not (path / MANIFEST).exists() and not any((path / n).exists() for n in DATA_FILES):
         return
     manifest = read_manifest(path)
-    for name in DATA_FILES:
+    for name in (*DATA_FILES, *extra_files(path, manifest)):
         file_bytes(path, name, manifest)
+
+
+def extra_files(path: Path, manifest: dict[str, Any]) -> list[str]:
+    """The optional files the manifest names (see `EXTRA_KEY`); a bad list is damage."""
+    names = manifest.get(EXTRA_KEY, [])
+    if not isinstance(names, list) or not all(
+            isinstance(n, str) and n and "/" not in n and "\\" not in n and not n.startswith(".")
+            for n in names):
+        raise IndexDamaged(path, MANIFEST, f"bad {EXTRA_KEY} list")
+    return names
 
 
 def jsonl_rows(path: Path, name: str, data: bytes) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """Building and loading an index: chunk the documents, embed what changed, and read it back as
 an `Index`. An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl`,
-`units.npy` (float16 vectors of every quotable unit, see `index.units`) and `manifest.json`;
+`units.npy` (float16 vectors of every quotable unit, see `index.units`), the BM25 model's
+`bm25.*` files (see `index.lexical`) and `manifest.json`;
 how it is written, swapped in and checked is `index.folder`'s concern. One build at a time
 holds the lock beside the folder (`index.lock`). Nothing is pickled."""
 
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from corpus.collection import corpus_hash
 from corpus.document import Document
-from index import folder
+from index import folder, lexical
 from index.chunking import chunk_text
 from index.embedder import Embedder
 from index.folder import (  # noqa: F401  (re-exported: the index's names)
@@ -72,6 +73,9 @@ class Index:
     # build time, so that a question costs one encode, not one per candidate sentence.
     unit_vectors: np.ndarray = field(repr=False)
     unit_rows: list[int] = field(repr=False)
+    # The BM25 model saved with the index, memory-mapped; None for an index written before
+    # it was saved (the retriever then builds one in memory).
+    lexical: Any = field(default=None, repr=False)
 
     def passage_unit_vectors(self, row: int) -> np.ndarray:
         """The stored vectors of passage `row`'s quotable units, in `quote_units` order."""
@@ -227,7 +231,10 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     manifest["unit_count"] = int(units.shape[0])
-    folder.write_atomically(path, manifest, documents, passages, vectors, units)
+    # Tokenising and scoring the corpus for BM25 is done here once, not on every start.
+    bm25 = lexical.build([p.retrieval_text for p in passages])
+    folder.write_atomically(path, manifest, documents, passages, vectors, units,
+                            extra=lambda tmp: lexical.save(bm25, tmp))
     return BuildReport(len(passages), len(todo), len(passages) - len(todo),
                        time.perf_counter() - t0, units_embedded=units_embedded)
 
@@ -317,4 +324,22 @@ def _read_index(path: Path) -> Index:
             rows[-1] and units.shape[1] != vectors.d):
         raise IndexDamaged(path, UNITS, f"shape {units.shape}, expected ({rows[-1]}, "
                                         f"{vectors.d})")
-    return Index(path, manifest, docs, passages, vectors, units, rows)
+    return Index(path, manifest, docs, passages, vectors, units, rows,
+                 _read_lexical(path, manifest, len(passages)))
+
+
+def _read_lexical(path: Path, manifest: dict[str, Any], passages: int) -> Any:
+    """The saved BM25 model, its files checked against the manifest; None if there is none."""
+    names = folder.extra_files(path, manifest)
+    if not names:
+        return None
+    for name in names:
+        folder.file_bytes(path, name, manifest)
+    try:
+        model = lexical.load(path)
+    except Exception as e:
+        raise IndexDamaged(path, names[0], folder.why(e)) from None
+    if model.scores.get("num_docs") != passages:
+        raise IndexDamaged(path, names[0], f"{model.scores.get('num_docs')} documents for "
+                                           f"{passages} passages")
+    return model

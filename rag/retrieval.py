@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from index import lexical
 from index.embedder import Embedder
 from index.passage import Passage
 from index.store import Index
@@ -43,25 +44,17 @@ class DenseRetriever:
 class BM25Retriever:
     """Okapi BM25 over stemmed, stopword-filtered passage text, via bm25s."""
 
-    def __init__(self, passages: Sequence[Passage]) -> None:
-        import bm25s
-        import Stemmer
-
-        self._bm25s = bm25s
+    def __init__(self, passages: Sequence[Passage], model: Any = None) -> None:
+        """`model` is the index's saved one (`Index.lexical`); without it, one is built here."""
         self.passages = list(passages)
-        self._stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize([p.retrieval_text for p in self.passages], stopwords="en",
-                                stemmer=self._stemmer, return_ids=False, show_progress=False)
-        self._model = bm25s.BM25()
-        self._model.index(tokens, show_progress=False)
+        self._model = model if model is not None else lexical.build(
+            [p.retrieval_text for p in self.passages])
         self._vocab = set(self._model.vocab_dict)
         self._lock = threading.Lock()
 
     def search(self, query: str, k: int) -> list[Hit]:
         """Best passages by BM25; empty when no query word occurs in the corpus."""
-        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer,
-                                      return_ids=False, show_progress=False)[0]
-        tokens = [t for t in tokens if t in self._vocab]
+        tokens = [t for t in lexical.tokenize([query])[0] if t in self._vocab]
         if not tokens:
             return []
         k = min(k, len(self.passages))
@@ -102,10 +95,10 @@ def make_retriever(mode: str, index: Index, embedder: Embedder, rrf_k: int = 60,
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "dense":
         return DenseRetriever(index, embedder)
-    lexical = bm25 or BM25Retriever(index.passages)
+    words = bm25 or BM25Retriever(index.passages, index.lexical)
     if mode == "bm25":
-        return lexical
-    return HybridRetriever([DenseRetriever(index, embedder), lexical], rrf_k=rrf_k)
+        return words
+    return HybridRetriever([DenseRetriever(index, embedder), words], rrf_k=rrf_k)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -288,9 +288,9 @@ def test_builds_in_two_threads_never_interleave(tmp_path: Path,
 
     real_write = folder.write_atomically
 
-    def write(*args: Any) -> None:
+    def write(*args: Any, **kwargs: Any) -> None:
         events.append((threading.current_thread().name, "write"))
-        real_write(*args)
+        real_write(*args, **kwargs)
         events.append((threading.current_thread().name, "written"))
 
     monkeypatch.setattr(folder, "write_atomically", write)

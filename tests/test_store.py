@@ -97,8 +97,10 @@ def test_manifest_keys(tmp_path: Path, docs: list[Document]) -> None:
     assert manifest["index_settings"] == SETTINGS
     assert "faiss-cpu" in manifest["library_versions"]
     assert manifest["built_at"][:2] == "20"
-    assert sorted(p.name for p in path.iterdir()) == [
+    assert sorted(p.name for p in path.iterdir() if not p.name.startswith("bm25.")) == [
         "documents.jsonl", "manifest.json", "passages.jsonl", "units.npy", "vectors.faiss"]
+    assert sorted(manifest["extra_files"]) == sorted(
+        p.name for p in path.iterdir() if p.name.startswith("bm25."))
 
 
 def test_second_build_embeds_nothing(tmp_path: Path, docs: list[Document]) -> None:

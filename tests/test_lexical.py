@@ -1,0 +1,100 @@
+"""The BM25 model saved in the index folder: the same answers as one built in memory, checked
+against the manifest on load, and optional for indexes written before it was saved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus.collection import load_corpus
+from corpus.document import Document
+from index import lexical
+from index.embedder import HashingEmbedder
+from index.folder import EXTRA_KEY, IndexDamaged, check_intact
+from index.store import MANIFEST, build_index, load_index
+from rag.retrieval import BM25Retriever
+
+SETTINGS = {"max_chars": 300, "context_headers": True}
+QUERIES = ["honey bees", "nectar from flowers", "volcanoes and lava", "wax cells", "bees lava",
+           "zzz-not-a-word", "the"]
+
+
+def _build(folder: Path, corpus: Path) -> Path:
+    docs: list[Document] = list(load_corpus(corpus).documents)
+    build_index(folder / "idx", docs, HashingEmbedder(), "hash", SETTINGS, progress=False)
+    return folder / "idx"
+
+
+@pytest.fixture
+def built(tmp_path: Path, tiny_corpus: Path) -> Path:
+    return _build(tmp_path, tiny_corpus)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index for the read-only tests (hypothesis wants no function-scoped fixture)."""
+    return _build(tmp_path_factory.mktemp("lexical"), Path(__file__).parent / "data" / "tiny")
+
+
+def _ranking(r: BM25Retriever, query: str) -> list[tuple[int, float]]:
+    return [(h.row, round(h.score, 5)) for h in r.search(query, 10)]
+
+
+def test_build_saves_the_model_and_lists_its_files(built: Path) -> None:
+    manifest = json.loads((built / MANIFEST).read_text())
+    names = manifest[EXTRA_KEY]
+    assert names and all(n.startswith("bm25.") for n in names)
+    assert all((built / n).exists() and n in manifest["files"] for n in names)
+    assert load_index(built).lexical is not None
+
+
+def test_saved_model_ranks_exactly_as_one_built_in_memory(built: Path) -> None:
+    index = load_index(built)
+    saved = BM25Retriever(index.passages, index.lexical)
+    fresh = BM25Retriever(index.passages)
+    for q in QUERIES:
+        assert _ranking(saved, q) == _ranking(fresh, q), q
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.text(min_size=0, max_size=60))
+def test_any_query_ranks_the_same_saved_or_fresh(shared: Path, query: str) -> None:
+    index = load_index(shared)
+    assert _ranking(BM25Retriever(index.passages, index.lexical), query) == \
+        _ranking(BM25Retriever(index.passages), query)
+
+
+def test_damaged_bm25_file_is_named(built: Path) -> None:
+    victim = built / "bm25.data.npy"
+    victim.write_bytes(victim.read_bytes()[:-8])
+    with pytest.raises(IndexDamaged, match=r"bm25\.data\.npy"):
+        check_intact(built)
+    with pytest.raises(IndexDamaged, match=r"bm25\.data\.npy"):
+        load_index(built)
+
+
+def test_index_written_before_the_model_was_saved_still_answers(built: Path) -> None:
+    manifest = json.loads((built / MANIFEST).read_text())
+    for name in manifest.pop(EXTRA_KEY):
+        (built / name).unlink()
+        del manifest["files"][name]
+    (built / MANIFEST).write_text(json.dumps(manifest))
+    index = load_index(built)
+    assert index.lexical is None
+    assert BM25Retriever(index.passages, index.lexical).search("honey bees", 3)
+
+
+def test_a_bad_extra_files_list_is_damage(built: Path) -> None:
+    manifest = json.loads((built / MANIFEST).read_text())
+    manifest[EXTRA_KEY] = ["../etc/passwd"]
+    (built / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexDamaged, match="extra_files"):
+        load_index(built)
+
+
+def test_tokenize_is_stemmed_and_drops_stopwords() -> None:
+    assert lexical.tokenize(["The councils running"]) == [["council", "run"]]
