@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from corpus.collection import corpus_hash
 from corpus.document import Document
-from index import folder, lexical
+from index import checkpoint, folder, lexical
 from index.chunking import chunk_text
 from index.embedder import Embedder
 from index.folder import (  # noqa: F401  (re-exported: the index's names)
@@ -107,6 +107,17 @@ def library_versions() -> dict[str, str]:
 
 def _text_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\0{text}".encode()).hexdigest()
+
+
+# Where freshly embedded vectors go as they are made: (keys, vectors) to a checkpoint.
+Keep = Callable[[Sequence[str], np.ndarray], None]
+
+
+def _keyed(keep: Keep | None, model: str, prefix: str) -> Keep | None:
+    """`keep` for texts rather than keys: each text's key is that of `prefix + text`."""
+    if keep is None:
+        return None
+    return lambda texts, vectors: keep([_text_key(model, prefix + t) for t in texts], vectors)
 
 
 def context_header(doc: Document, start: int) -> str:
@@ -201,13 +212,22 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
         except IndexError_:
             reuse = {}
 
+    # What a killed build of this index had embedded (see index.checkpoint).
+    partial = checkpoint.Checkpoint(path)
+    if saved := partial.load():
+        if progress:
+            _say(f"Found {len(saved)} vectors from an interrupted build; reusing those that "
+                 "still match.")
+        reuse = {**saved, **reuse}
     keys = [_text_key(model, p.retrieval_text) for p in passages]
     todo = [i for i, key in enumerate(keys) if key not in reuse]
     new_vecs = _embed_texts([passages[i].retrieval_text for i in todo], embedder,
-                            "Embedding passages", "passage", 32, progress)
+                            "Embedding passages", "passage", 32, progress,
+                            _keyed(partial.save, model, ""))
     matrix = np.stack([reuse[key] if key in reuse else new_vecs[p.retrieval_text]
                        for p, key in zip(passages, keys, strict=True)]).astype(np.float32)
-    units, units_embedded = _embed_units(passages, embedder, model, reuse, progress)
+    units, units_embedded = _embed_units(passages, embedder, model, reuse, progress,
+                                         partial.save)
 
     dim = int(matrix.shape[1])
     # Inner product over L2-normalised vectors is cosine similarity. add_with_ids makes the
@@ -235,37 +255,55 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     bm25 = lexical.build([p.retrieval_text for p in passages])
     folder.write_atomically(path, manifest, documents, passages, vectors, units,
                             extra=lambda tmp: lexical.save(bm25, tmp))
+    partial.clear()
     return BuildReport(len(passages), len(todo), len(passages) - len(todo),
                        time.perf_counter() - t0, units_embedded=units_embedded)
 
 
 def _embed_texts(texts: Sequence[str], embedder: Embedder, desc: str, unit: str, batch: int,
-                 progress: bool) -> dict[str, np.ndarray]:
+                 progress: bool, keep: Keep | None = None) -> dict[str, np.ndarray]:
     """Each distinct text's vector, embedded in batches with a progress bar. Sorted by
     length first, so that each batch pads little. Off a terminal (a log file, a service) the
-    bar's redraws would fill the log, so the work is one line instead."""
+    bar's redraws would fill the log, so the work is one line instead. Every
+    `checkpoint.CHUNK` texts, and when the work stops for any reason, `keep` is handed what
+    was embedded since, so that a killed build can resume."""
     todo = sorted(dict.fromkeys(texts), key=len)
     out: dict[str, np.ndarray] = {}
     interactive = sys.stderr.isatty()
     if progress and todo and not interactive:
         _say(f"{desc}: {len(todo)} {unit}{'s' if len(todo) != 1 else ''} …")
+    pending: list[str] = []
+
+    def flush() -> None:
+        if keep is not None and pending:
+            keep(pending, np.stack([out[t] for t in pending]))
+        pending.clear()
+
     with tqdm(total=len(todo), desc=desc, unit=unit,
               disable=not progress or not todo or not interactive) as bar:
-        for b in range(0, len(todo), batch):
-            chunk = todo[b:b + batch]
-            out.update(zip(chunk, embedder.embed(chunk), strict=True))
-            bar.update(len(chunk))
+        try:
+            for b in range(0, len(todo), batch):
+                chunk = todo[b:b + batch]
+                out.update(zip(chunk, embedder.embed(chunk), strict=True))
+                pending.extend(chunk)
+                if len(pending) >= checkpoint.CHUNK:
+                    flush()
+                bar.update(len(chunk))
+        finally:
+            flush()
     return out
 
 
 def _embed_units(passages: Sequence[Passage], embedder: Embedder, model: str,
-                 reuse: dict[str, np.ndarray], progress: bool) -> tuple[np.ndarray, int]:
+                 reuse: dict[str, np.ndarray], progress: bool,
+                 keep: Keep | None = None) -> tuple[np.ndarray, int]:
     """Vectors of every quotable unit, in passage then `quote_units` order, as float16
     (half the disk and memory; on the default corpus, cosines moved by at most 3e-5)."""
     texts = [u[3] for p in passages for u in quote_units(p)]
     keys = [_text_key(model, "unit\0" + t) for t in texts]
     todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in reuse))
-    fresh = _embed_texts(todo, embedder, "Embedding sentences", "sentence", 64, progress)
+    fresh = _embed_texts(todo, embedder, "Embedding sentences", "sentence", 64, progress,
+                         _keyed(keep, model, "unit\0"))
     if not texts:
         return np.zeros((0, 1), dtype=np.float16), 0
     rows = [fresh[t] if t in fresh else reuse[k] for t, k in zip(texts, keys, strict=True)]

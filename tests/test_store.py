@@ -181,8 +181,9 @@ def test_embedder_dying_half_way_leaves_previous_index(tmp_path: Path) -> None:
     assert emb.batches == 2
     assert _snapshot(path) == before
     assert sorted(load_index(path).documents) == ["d0", "d1"]
-    # no temp folders left; the build lock file beside the index stays (index.lock)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", "idx"]
+    # No temp folders left. The build lock file beside the index stays (index.lock), and so
+    # does the checkpoint of what was embedded, for the next build to resume from.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", ".idx.partial", "idx"]
 
 
 def test_write_dying_half_way_leaves_previous_index(tmp_path: Path, docs: list[Document],
@@ -200,7 +201,8 @@ def test_write_dying_half_way_leaves_previous_index(tmp_path: Path, docs: list[D
         build_index(path, extra, make_embedder("hash"), "hash", SETTINGS, progress=False)
     assert _snapshot(path) == before
     assert "new" not in load_index(path).documents
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", "idx"]
+    # The new text's vectors wait in the checkpoint for the next try (index.checkpoint).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", ".idx.partial", "idx"]
 
 
 def test_crash_between_renames_recovers_previous_index(tmp_path: Path,
