@@ -10,7 +10,8 @@ from pathlib import Path
 from evals.against import compare_reports, format_comparison, load_report
 from evals.calibration import cross_validate, fit_threshold, write_calibration
 from evals.compare import differing_questions, significance
-from evals.evalset import DEFAULT_EVAL_SET, load_eval_set, tags_of
+from evals.evalset import DEFAULT_EVAL_SET, DEFAULT_FOLLOWUPS, load_eval_set, tags_of
+from evals.followups import format_followups, run_followups
 from evals.report import build_report, format_table, format_tags, write_json
 from evals.risk_coverage import format_table as format_risk_coverage
 from evals.risk_coverage import operating_point, plot, risk_coverage
@@ -48,6 +49,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     modes = list(MODES) if args.compare else [settings.mode]
     by_mode = {m: run_items(pipeline, items, m) for m in modes}
     reports = {m: build_report(pipeline, outs, m, str(eval_path)) for m, outs in by_mode.items()}
+    if (followups := _followups_path(args)) is not None:
+        for m, report in reports.items():
+            # Apart from the main metrics (which these cases never change), plus the two
+            # headline figures at the top level of the report.
+            section = run_followups(pipeline, followups, m)
+            report["followups"] = section
+            report["followup_hit"] = section["followup_hit"]
+            report["followup_hit_without_history"] = section["followup_hit_without_history"]
     if args.compare:
         sig = significance(by_mode)
         diffs = differing_questions(by_mode)
@@ -63,6 +72,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(comparison, ensure_ascii=False, indent=2))
         else:
             print(format_comparison(old, result, comparison))
+            _print_followups(reports)
         return 0
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -82,7 +92,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         label = f" ({m})" if args.compare else ""
         print(f"\nRisk-coverage{label}, answering the most confident first:\n"
               + format_risk_coverage(risk_coverage(outs)))
+    _print_followups(reports)
     return 0
+
+
+def _followups_path(args: argparse.Namespace) -> Path | None:
+    """The two-turn follow-up cases to run: --followups FILE, else the shipped ones along
+    with the shipped eval set (they are written against the shipped readings); none with
+    --no-followups or another eval set."""
+    # getattr: the options are declared in ui/cli.py.
+    if getattr(args, "no_followups", False):
+        return None
+    if getattr(args, "followups", None):
+        return Path(args.followups)
+    return DEFAULT_FOLLOWUPS if not args.eval_set and DEFAULT_FOLLOWUPS.exists() else None
+
+
+def _print_followups(reports: dict[str, dict]) -> None:
+    for m, report in reports.items():
+        if "followups" in report:
+            label = f" [{m}]" if len(reports) > 1 else ""
+            print(f"\n{format_followups(report['followups'])}{label}")
 
 
 def _plot_path(args: argparse.Namespace) -> Path | None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from evals.jsonl import at, read_jsonl
 
 DEFAULT_EVAL_SET = Path(__file__).resolve().parent / "eval_set.jsonl"
+# Two-turn cases: each item's `history` holds the earlier question(s) of its conversation.
+DEFAULT_FOLLOWUPS = Path(__file__).resolve().parent / "followups.jsonl"
 
 # Typographic quotes and dashes count as their plain forms when matching quotes.
 _FOLD = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"',
@@ -30,6 +32,8 @@ class EvalItem:
     expected_sources: tuple[str, ...]
     expected_quote: str | None
     tags: tuple[str, ...] = ()
+    # Earlier questions of the same conversation, oldest first (follow-up cases only).
+    history: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -122,8 +126,12 @@ def _item(obj: dict, path: Path, no: int) -> EvalItem:
     tags = obj.get("tags", [])
     if not isinstance(tags, list):
         raise _fail(path, no, "'tags' must be a list")
+    history = obj.get("history", [])
+    if not isinstance(history, list) or not all(
+            isinstance(h, str) and h.strip() for h in history):
+        raise _fail(path, no, "'history' must be a list of earlier questions (strings)")
     return EvalItem(str(obj["id"]), obj["question"], tuple(sources), quote or None,
-                    tuple(str(t) for t in tags))
+                    tuple(str(t) for t in tags), tuple(history))
 
 
 def _check_against(item: EvalItem, documents: dict[str, str], path: Path, no: int) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from evals.evalset import EvalItem, contains_quote, quote_spans
+from rag.followup import resolve
 from rag.pipeline import Pipeline
 
 # Depth of the ranking scored by the @10 metrics; the answer itself uses the settings' k.
@@ -98,11 +99,13 @@ def raw_floor_ms(pipeline: Pipeline, question: str, k: int = 10) -> float:
 
 def run_item(pipeline: Pipeline, item: EvalItem, mode: str,
              documents: dict[str, str]) -> Outcome:
-    """Ask one question and score the ranking and the answer."""
-    hits = pipeline.retriever(mode).search(item.question, max(RANK_DEPTH, pipeline.settings.k))
+    """Ask one question and score the ranking and the answer. A follow-up case's ranking is
+    that of the query `ask` searches (its earlier question joined on)."""
+    query = resolve(item.question, item.history).query
+    hits = pipeline.retriever(mode).search(query, max(RANK_DEPTH, pipeline.settings.k))
     floor = raw_floor_ms(pipeline, item.question)
     t0 = time.perf_counter()
-    answer = pipeline.ask(item.question, mode=mode)
+    answer = pipeline.ask(item.question, mode=mode, history=item.history)
     latency = (time.perf_counter() - t0) * 1000
     response = answer.to_dict()
     docs = _dedupe([h.passage.doc_id for h in hits])

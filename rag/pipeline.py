@@ -3,6 +3,7 @@ quote, abstain. The CLI, the HTTP API, the chat and the evals all call `Pipeline
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import threading
@@ -16,6 +17,7 @@ from index.embedder import Embedder, MemoEmbedder, make_embedder
 from index.store import BuildReport, Index, build_index, check_intact, load_index, staleness
 from rag.combiner import load_combiner
 from rag.evidence import answer_kind, gives, unknown_names, vocabulary
+from rag.followup import MAX_HISTORY, resolve
 from rag.judge import Judge
 from rag.quoting import Candidate, make_citations, pick_quotes, score_candidates
 from rag.reader import make_reader
@@ -45,6 +47,19 @@ def validate_question(question: object, k: object = None, mode: object = None) -
         raise QuestionError(f"k must be an integer between 1 and {MAX_K}")
     if mode is not None and mode not in MODES:
         raise QuestionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def validate_history(history: object) -> None:
+    """Raise `QuestionError` unless `history` is a list of at most `MAX_HISTORY` earlier
+    questions, each a string no longer than a question may be."""
+    if not isinstance(history, list | tuple):
+        raise QuestionError("history must be a list of earlier questions")
+    if len(history) > MAX_HISTORY:
+        raise QuestionError(f"history has more than {MAX_HISTORY} earlier questions")
+    if not all(isinstance(h, str) for h in history):
+        raise QuestionError("history must be a list of strings")
+    if any(len(h) > MAX_QUESTION_CHARS for h in history):
+        raise QuestionError(f"an earlier question is longer than {MAX_QUESTION_CHARS} characters")
 
 
 def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None = None,
@@ -121,7 +136,7 @@ class Pipeline:
         with self._lock:
             if mode not in self._retrievers:
                 if mode != "dense" and self._bm25 is None:
-                    self._bm25 = BM25Retriever(self.index.passages)
+                    self._bm25 = BM25Retriever(self.index.passages, self.index.lexical)
                 self._retrievers[mode] = make_retriever(
                     mode, self.index, self.embedder, self.settings.rrf_k, bm25=self._bm25)
             return self._retrievers[mode]
@@ -173,10 +188,24 @@ class Pipeline:
         """Each hit's best quote score (what the reranking retriever orders by)."""
         return best_per_hit(hits, self.candidates(question, hits, self.settings))
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
-        """Answer with verbatim quotes and citations, or abstain with possibly related passages."""
+    def ask(self, question: str, k: int | None = None, mode: str | None = None,
+            history: Sequence[str] = ()) -> Answer:
+        """Answer with verbatim quotes and citations, or abstain with possibly related passages.
+        `history` is the conversation's earlier questions, oldest first: a follow-up ("And in
+        July?") is searched together with the previous one (`rag.followup`)."""
         validate_question(question, k, mode)
+        validate_history(history)
         s = self.settings.replace(k=k, mode=mode)
+        turn = resolve(question, history)
+        if turn.refusal is not None:
+            return Answer(question, (), (), True, 0.0, s.public(), turn.refusal)
+        answer = self._answer(turn.query, s)
+        # The answer keeps the student's own words; `followup_of` says how they were read.
+        return dataclasses.replace(answer, question=question, followup_of=turn.followup_of)
+
+    def _answer(self, question: str, s: Settings) -> Answer:
+        """The answer to `question` as it stands (a follow-up already joined to its
+        earlier question)."""
         if self.judge is not None:
             # One pass of the judge both reorders the passages and picks the quotes.
             pool = self.base_retriever(s.mode).search(question, max(s.k, s.rerank_depth))

@@ -23,6 +23,8 @@ from index.units import UNITS_VERSION
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 MODES = ("dense", "bm25", "hybrid")
 MAX_K = 50
+# The keys of rag.cite.STYLES (not imported: settings load without citeproc).
+CITATION_STYLES = ("chicago-author-date", "mla", "apa")
 
 
 class SettingsError(ValueError):
@@ -78,6 +80,9 @@ class Settings:
     # rather than a line that grows for minutes.
     ask_workers: int = 4
     ask_queue: int = 32
+    # The style of a source card's "Copy citation" (rag/cite.py): chicago-author-date, mla
+    # (MLA 9) or apa (APA 7).
+    citation_style: str = "chicago-author-date"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -99,6 +104,9 @@ class Settings:
             raise SettingsError(f"max_chars must be at least 100, got {self.max_chars}")
         if self.rate_limit < 0:
             raise SettingsError(f"rate_limit must be 0 (off) or more, got {self.rate_limit}")
+        if self.citation_style not in CITATION_STYLES:
+            raise SettingsError(f"citation_style must be one of {', '.join(CITATION_STYLES)}, "
+                                f"got {self.citation_style!r}")
         if self.ask_workers < 1 or self.ask_queue < 0:
             raise SettingsError(f"ask_workers must be at least 1 and ask_queue at least 0, got "
                                 f"{self.ask_workers} and {self.ask_queue}")

@@ -59,6 +59,8 @@ class Answer:
     abstain_reason: str | None = None
     # Per passage, the span of its best-scoring sentence (to highlight), or None.
     best_spans: tuple[tuple[int, int] | None, ...] = ()
+    # The earlier question this one was read as a follow-up to ("And in July?"), or None.
+    followup_of: str | None = None
 
     @property
     def text(self) -> str:
@@ -97,4 +99,5 @@ class Answer:
                 for h, best in zip(self.passages, self._best_spans(), strict=True)
             ],
             "settings": self.settings,
+            "followup_of": self.followup_of,
         }

@@ -22,7 +22,7 @@ TINY = Path(__file__).parent / "data" / "tiny"
 ALLOWED = "https://course.example.edu"
 ANSWER_KEYS = {"question", "answer", "abstained", "abstain_reason", "confidence", "citations",
                "passages",
-               "settings"}
+               "settings", "followup_of"}
 CITATION_KEYS = {"n", "doc_id", "title", "author", "url", "date", "quote", "start", "end",
                  "score", "role", "passage_start", "passage_end", "score_parts", "page_start",
                  "page_end"}

@@ -12,13 +12,15 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.cite import export
+from rag.followup import MAX_HISTORY
 from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError
 from rag.settings import MAX_K
 
@@ -30,7 +32,7 @@ MAX_BODY_BYTES = 64 * 1024
 # Document ids are slugs. Anything else (slashes, dots in a row, percent signs) is not an id,
 # and is refused before it gets near a lookup.
 _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
-_API_ROUTES = {"/api/ask": ("POST",), "/api/documents": ("GET",)}
+_API_ROUTES = {"/api/ask": ("POST",), "/api/documents": ("GET",), "/api/cite": ("GET",)}
 
 
 def _whole_number(value: Any) -> Any:
@@ -53,6 +55,14 @@ class AskRequest(BaseModel):
                  BeforeValidator(_whole_number),
                  Field(description="number of passages to retrieve")] = None
     mode: Literal["dense", "bm25", "hybrid"] | None = None
+    # Additive: the conversation's earlier questions, oldest first, so that a follow-up
+    # ("What did he mean by that?") is read against the previous one.
+    history: Annotated[
+        list[Annotated[str, Field(strict=True, max_length=MAX_QUESTION_CHARS)]] | None,
+        Field(max_length=MAX_HISTORY,
+              description="earlier questions of the conversation, oldest first; a follow-up "
+                          "such as \"And in July?\" is read against the last one",
+              examples=[["When did Dorr arrive in Russia?"]])] = None
 
 
 class CitationOut(BaseModel):
@@ -99,10 +109,17 @@ class AnswerOut(BaseModel):
     answer: str
     abstained: bool
     abstain_reason: str | None = None
-    confidence: float
+    confidence: float = Field(
+        description="the best quote's score. With the reader on (the default) a probability, "
+                    "0 to 1, that the quote answers the question; the answer abstains below "
+                    "settings.abstain_threshold. With reader = \"off\" a similarity score "
+                    "(cosine plus word-overlap and rank bonuses, not a probability). 0 when "
+                    "nothing was found. The chat does not show it.")
     citations: list[CitationOut]
     passages: list[PassageOut]
     settings: dict[str, Any]
+    followup_of: str | None = Field(
+        None, description="the earlier question this one was read as a follow-up to")
 
 
 class DocumentSummary(BaseModel):
@@ -142,6 +159,22 @@ _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# GET /api/cite: at most this many readings a file (an answer cites a handful).
+MAX_CITE_DOCS = 50
+# Media types: BibTeX has no registered one; application/x-bibtex is what reference managers
+# and servers use. RIS's is application/x-research-info-systems.
+_CITE_FORMATS = {"bibtex": ("application/x-bibtex", "bib"),
+                 "ris": ("application/x-research-info-systems", "ris")}
+_CITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    200: {"description": "A BibTeX or RIS file (UTF-8), sent as an attachment",
+          "content": {media: {"schema": {"type": "string"}} for media, _ in
+                      _CITE_FORMATS.values()},
+          "headers": {"Content-Disposition": {"schema": {"type": "string"},
+                                              "description": "attachment; filename=..."}}},
+}
+
+
 def error(status: int, message: str) -> JSONResponse:
     """The one error shape."""
     return JSONResponse({"error": message}, status_code=status)
@@ -158,7 +191,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
         if not loc:
             parts.append('request body must be a JSON object such as {"question": "..."}')
         elif e.get("type") == "extra_forbidden":
-            parts.append(f"unknown field {loc[-1]!r}; allowed: question, k, mode")
+            parts.append(f"unknown field {loc[-1]!r}; allowed: question, k, mode, history")
         else:
             parts.append(f"{'.'.join(loc)}: {e.get('msg', 'invalid')}")
     return 422, "; ".join(parts) or "invalid request"
@@ -249,7 +282,8 @@ def api_router(pipeline: Pipeline) -> APIRouter:
     @router.post("/api/ask", response_model=AnswerOut, responses=_ASK_ERRORS, tags=["api"])
     def ask(body: AskRequest) -> JSONResponse:
         """Answer a question with verbatim quotes and citations (or abstain)."""
-        answer = pipeline.ask(body.question, k=body.k, mode=body.mode)
+        answer = pipeline.ask(body.question, k=body.k, mode=body.mode,
+                              history=body.history or ())
         return JSONResponse(answer.to_dict())
 
     @router.get("/api/documents", response_model=list[DocumentSummary], tags=["api"])
@@ -266,6 +300,26 @@ def api_router(pipeline: Pipeline) -> APIRouter:
         if doc is None:
             return error(404, "unknown document id; GET /api/documents lists them")
         return JSONResponse({**doc.metadata(), "text": doc.text})
+
+    @router.get("/api/cite", response_class=Response, responses=_CITE_RESPONSES, tags=["api"])
+    def cite(doc_id: Annotated[list[str], Query(
+                 min_length=1, max_length=MAX_CITE_DOCS,
+                 description="a reading's id (repeat for several), as in GET /api/documents",
+                 examples=[["lih-all-power-to-the-soviets"]])],
+             fmt: Annotated[Literal["bibtex", "ris"], Query(
+                 alias="format", description="bibtex (a .bib file) or ris")] = "bibtex",
+             ) -> Response:
+        """The readings' references as a BibTeX or RIS file, for a reference manager (the
+        chat's "Cite all sources" links)."""
+        docs = [pipeline.documents.get(i) if _DOC_ID.fullmatch(i) else None for i in doc_id]
+        missing = [i for i, d in zip(doc_id, docs, strict=True) if d is None]
+        if missing:
+            return error(404, f"unknown document id {missing[0][:200]!r}; "
+                              "GET /api/documents lists them")
+        unique = list({d.id: d for d in docs if d is not None}.values())
+        media, ext = _CITE_FORMATS[fmt]
+        return Response(export(unique, fmt), media_type=f"{media}; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="sources.{ext}"'})
 
     # `async`: it runs on the event loop, never in the thread pool behind busy questions, and
     # reads only what was loaded at start (no lock), so it answers at once under load.

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 # Before gradio is imported: it reads this when the module loads.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -20,10 +21,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from gradio.components.chatbot import Message, MessageDict  # noqa: E402
 
+from corpus.document import Document  # noqa: E402
+from rag.followup import MAX_HISTORY  # noqa: E402
 from rag.pipeline import Pipeline, QuestionError, validate_question  # noqa: E402
 from rag.settings import MAX_K, MODES  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
 from ui.render import (  # noqa: E402
+    esc,
     render_answer,
     render_error,
     render_pending,
@@ -40,8 +44,14 @@ EXAMPLES = (
     "What did Kalinin say about Lenin's April Theses?",
     "What does the Russian word sovet mean?",
 )
-MODE_CHOICES = [("Hybrid (recommended)", "hybrid"), ("Meaning (dense vectors)", "dense"),
-                ("Keywords (BM25)", "bm25")]
+# In a student's words: no "dense", "BM25" or "k" on screen. The values are the API's.
+MODE_CHOICES = [("Best of both (recommended)", "hybrid"), ("By meaning", "dense"),
+                ("By exact words", "bm25")]
+MODE_INFO = ("“By meaning” also finds passages that say it in other words; “By exact words” "
+             "looks for the words you typed.")
+K_LABEL = "How widely to look (passages)"
+K_INFO = ("How many passages it reads before answering. More can find more, but the answer "
+          "may be less to the point.")
 # A long-running chat stays usable in localStorage (a few kB per answer, ~5 MB available).
 MAX_TURNS = 40
 # Passages kept for an abstention in the browser: enough to show "possibly related" again.
@@ -60,6 +70,21 @@ FOOTER = (
 )
 PLACEHOLDER = ("<strong>Ask a question about the readings.</strong><br>"
                "Answers are quoted word for word, with numbered sources.")
+EXAMPLES_LABEL = "Try an example:"
+
+
+def readings_list(documents: Mapping[str, Document], base: str) -> str:
+    """The readings the chat quotes from, each linked to its full text, as a collapsed list
+    under the intro: a newcomer sees what it can answer about without it taking the page."""
+    items = []
+    for doc in documents.values():
+        href = f"{base.rstrip('/')}/read/{quote(doc.id, safe='')}"
+        by = f' <span class="cr-readings-by">by {esc(doc.author)}</span>' if doc.author else ""
+        items.append(f'<li><a href="{esc(href)}" target="_blank" rel="noopener">'
+                     f"{esc(doc.title or doc.id)}</a>{by}</li>")
+    n = len(items)
+    return (f'<details class="cr-readings"><summary>The {n} reading{"" if n == 1 else "s"} '
+            f'it answers from</summary><ul>{"".join(items)}</ul></details>')
 
 
 def compact(answer: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,6 +105,12 @@ def _records(value: object) -> list[dict[str, Any]]:
     good = [r for r in value if isinstance(r, dict) and isinstance(r.get("q"), str)
             and (isinstance(r.get("a"), dict) or isinstance(r.get("error"), str))]
     return good[-MAX_TURNS:]
+
+
+def earlier_questions(records: list[dict[str, Any]]) -> list[str]:
+    """The questions of the stored turns that got an answer (not an error), newest last,
+    for reading a follow-up ("What did he mean by that?") against the previous one."""
+    return [r["q"] for r in records if "a" in r and r["q"].strip()][-MAX_HISTORY:]
 
 
 def public_base(request: gr.Request | None, root_path: str) -> str:
@@ -124,7 +155,8 @@ class ChatApp:
             if "error" in r:
                 body = render_error(r["error"])
             else:
-                body = render_answer(r["a"], self.pipeline.documents, uid=f"cr{i}", base_url=base)
+                body = render_answer(r["a"], self.pipeline.documents, uid=f"cr{i}", base_url=base,
+                                     citation_style=self.pipeline.settings.citation_style)
             out.append({"role": "assistant", "content": body})
         return out
 
@@ -151,7 +183,8 @@ class ChatApp:
         mode = mode if mode in MODES else None
         try:
             validate_question(message, k_int, mode)
-            answer = self.pipeline.ask(message, k=k_int, mode=mode)
+            answer = self.pipeline.ask(message, k=k_int, mode=mode,
+                                       history=earlier_questions(records))
             records = [*records, {"q": message, "a": compact(answer.to_dict()), "vote": None}]
         except QuestionError as e:
             records = [*records, {"q": message[:500], "error": str(e)}]
@@ -195,19 +228,30 @@ class ChatApp:
     # -- layout ------------------------------------------------------------------------
 
     def build(self, embed: bool = False) -> gr.Blocks:
-        """The chat page; `embed` drops the header, footer and settings for an iframe."""
+        """The chat page; `embed` drops the header, readings list, footer and settings for an
+        iframe or a `<gradio-app>` on a course page, where the page says what the readings are."""
         title = "Ask the readings"
-        with gr.Blocks(title=title, analytics_enabled=False, fill_height=True) as blocks:
+        # The embed uses its frame's whole width (Gradio caps the page at 640 px in a narrow
+        # frame otherwise); the full page's width is set in ui/server.py.
+        with gr.Blocks(title=title, analytics_enabled=False, fill_height=True,
+                       fill_width=embed) as blocks:
             if not embed:
                 gr.HTML(INTRO, padding=False)
+                # Filled on load rather than built into the page's config, which is a <script>:
+                # reading titles, however odd, then never sit inside one, even escaped.
+                readings = gr.HTML("", padding=False, elem_classes=["cr-readings-box"])
             stored = gr.BrowserState([], storage_key="cited-readings-chat",
                                      secret=self.state_secret)
             chatbot = gr.Chatbot(
                 label="Conversation", show_label=False, elem_id="cr-chat", layout="panel",
-                # The embed fills its iframe, leaving room for the question box below.
-                height="calc(100vh - 96px)" if embed else "62vh", min_height=200, scale=1,
+                # The embed fills its iframe, leaving room for the question box below. In a
+                # <gradio-app> this is only where it starts: chat.css lets it shrink to fit a
+                # course page's box of any height (100vh there is the page's, not the box's).
+                height="calc(100vh - 96px)" if embed else "58vh", min_height=200, scale=1,
                 placeholder=PLACEHOLDER,
-                examples=[{"text": q} for q in EXAMPLES],
+                # The full page has example buttons under the box, which stay after the first
+                # question; the embed, short on room, shows them only on the empty chat.
+                examples=[{"text": q} for q in EXAMPLES] if embed else None,
                 feedback_options=("Like", "Dislike") if self.feedback else None,
                 # Our HTML is escaped server-side; keep the sanitiser on as a second guard,
                 # and let no custom tags through it.
@@ -226,12 +270,19 @@ class ChatApp:
                     max_length=2000, submit_btn=False, elem_id="cr-question")
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=72,
                                  elem_id="cr-send")
+            examples: list[gr.Button] = []
+            if not embed:
+                with gr.Row(elem_classes=["cr-examples"]):
+                    gr.HTML(f'<p class="cr-examples-label">{esc(EXAMPLES_LABEL)}</p>',
+                            padding=False, container=False, elem_classes=["cr-examples-head"])
+                    examples = [gr.Button(q, size="sm", variant="secondary", scale=0,
+                                          elem_classes=["cr-example"]) for q in EXAMPLES]
             with gr.Accordion("Settings", open=False, visible=not embed,
                               elem_classes=["cr-settings"]):
                 mode = gr.Radio(MODE_CHOICES, value=self.pipeline.settings.mode,
-                                label="How to search the readings")
+                                label="How to search the readings", info=MODE_INFO)
                 k = gr.Slider(1, min(20, MAX_K), value=self.pipeline.settings.k, step=1,
-                              label="Passages to read before answering (k)")
+                              label=K_LABEL, info=K_INFO)
             if not embed:
                 gr.HTML(FOOTER.format(base=self.root_path.rstrip("/")), padding=False)
 
@@ -239,6 +290,9 @@ class ChatApp:
             outputs = [chatbot, stored, question]
             question.submit(self.respond, inputs, outputs, api_visibility="private")
             send.click(self.respond, inputs, outputs, api_visibility="private")
+            for button in examples:  # a button's value is its question
+                button.click(self.respond, [button, *inputs[1:]], outputs,
+                             api_visibility="private")
             chatbot.example_select(self.pick_example, None, question, queue=False,
                                    api_visibility="private").then(
                 self.respond, inputs, outputs, api_visibility="private")
@@ -246,7 +300,14 @@ class ChatApp:
             if self.feedback is not None:
                 chatbot.like(self.vote, stored, stored, queue=False, api_visibility="private")
             blocks.load(self.restore, stored, chatbot, queue=False, api_visibility="private")
+            if not embed:
+                blocks.load(self.readings, None, readings, queue=False,
+                            api_visibility="private")
         return blocks
+
+    def readings(self) -> str:
+        """The full page's list of the readings (see `readings_list`)."""
+        return readings_list(self.pipeline.documents, self.root_path)
 
 
 def theme() -> gr.themes.Base:

@@ -62,13 +62,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """`rag ask`: answer one question with quotes and citations."""
-    from rag.pipeline import Pipeline, validate_question
+    from rag.pipeline import Pipeline, validate_history, validate_question
     from ui.terminal import render_answer
 
     validate_question(args.question, args.k, args.mode)
+    history = args.after or []
+    validate_history(history)
     settings = _settings(args, mode=args.mode, k=args.k)
     pipeline = Pipeline.open(settings, status=_status)
-    answer = pipeline.ask(args.question)
+    answer = pipeline.ask(args.question, history=history)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -130,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, help="number of passages to retrieve (default 5)")
     p.add_argument("--mode", help="dense, bm25 or hybrid (default hybrid)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--after", action="append", metavar="EARLIER_QUESTION",
+                   help="an earlier question of the conversation, so a follow-up such as "
+                        "\"And in July?\" is read against it (repeatable, oldest first)")
     _common(p)
     p.set_defaults(func=cmd_ask)
 
@@ -162,8 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --beir: also score hybrid reordered by the reader (hybrid+reader)")
     p.add_argument("--plot", metavar="FILE",
                    help="write the risk-coverage PNG here (default: beside --out)")
+    p.add_argument("--followups", metavar="FILE",
+                   help="two-turn follow-up cases to score apart (default: the shipped ones, "
+                        "when the eval set is the shipped one)")
+    p.add_argument("--no-followups", action="store_true",
+                   help="skip the follow-up cases")
     _common(p)
     p.set_defaults(func=cmd_eval)
+
     return parser
 
 

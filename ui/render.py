@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from corpus.document import Document
+from rag.cite import DEFAULT_STYLE, STYLE_LABELS, copy_text
 from rag.types import ABSTAIN_TEXT
 
 # How much of the passage to show on each side of a quote in a source card. The full
@@ -129,8 +130,10 @@ def pages_label(start: object, end: object) -> str | None:
     return f"pp. {start}–{end}"
 
 
-def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url: str) -> str:
-    """One entry of the sources list: number, title (linked), byline, quote in context."""
+def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url: str,
+                 citation_style: str = DEFAULT_STYLE) -> str:
+    """One entry of the sources list: number, title (linked), byline, quote in context, and
+    a "Copy citation" button (ui/static/chat.js copies its text on click)."""
     n = esc(c.get("n"))
     title = esc(c.get("title") or (doc.title if doc else c.get("doc_id")))
     url = safe_url(c.get("url"))
@@ -144,6 +147,21 @@ def _source_card(c: Mapping[str, Any], doc: Document | None, uid: str, base_url:
     if url:
         links.append(f'<a class="cr-orig" href="{esc(url)}" target="_blank" '
                      f'rel="noopener noreferrer">Original source</a>')
+    if doc is not None and verified(doc, c):
+        copy = copy_text(doc, str(c["quote"]), citation_style, c.get("page_start"),
+                         c.get("page_end"))
+        # Gradio's sanitiser drops data-* and aria-* attributes, but keeps a button's
+        # `value` and the `hidden` attribute: the plain text rides in `value` (its line breaks
+        # as &#10;, since a raw blank line would end the HTML block for the Markdown
+        # renderer), the rich text (the style's italics) in a hidden span. The label names
+        # the style, so a student sees what the course asks for.
+        plain = esc(copy.text).replace("\n", "&#10;")
+        links.append(f'<button type="button" class="cr-copy" value="{plain}">'
+                     f'<span class="cr-copy-label">Copy citation'
+                     f'<span class="cr-sr"> for source {n}</span> '
+                     f'<span class="cr-copy-style">({esc(STYLE_LABELS[citation_style])})'
+                     f'</span></span><span class="cr-cite-rich" hidden>{copy.html}</span>'
+                     f'</button>')
     links_html = f'<p class="cr-links">{" ".join(links)}</p>' if links else ""
     who = byline(c.get("author"), c.get("role"), c.get("date"), doc.publisher if doc else None)
     label = pages_label(c.get("page_start"), c.get("page_end"))
@@ -195,18 +213,23 @@ def _related(passages: Sequence[Mapping[str, Any]], documents: Mapping[str, Docu
 
 
 def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
-                  uid: str = "cr", base_url: str = "") -> str:
+                  uid: str = "cr", base_url: str = "",
+                  citation_style: str = DEFAULT_STYLE) -> str:
     """HTML for one answer in the `Answer.to_dict()` shape (what the API returns and the
     browser keeps): quotes with [n] markers, then one source card per citation."""
     uid = _ID_UNSAFE.sub("-", uid) or "cr"
     citations = answer.get("citations") or []
+    after = answer.get("followup_of")
+    # Says how a follow-up was read, so a student can see which earlier question it joined.
+    note = (f'<p class="cr-followup">Read as a follow-up to: “{esc(after)}”</p>'
+            if isinstance(after, str) and after else "")
     if answer.get("abstained") or not citations:
         related = _related(answer.get("passages") or [], documents, base_url)
         why = answer.get("abstain_reason")
         reason = f' <span class="cr-reason">{esc(why)}</span>' if isinstance(why, str) else ""
         return (f'<section class="cr-answer cr-abstain"><h3 class="cr-sr">No answer</h3>'
                 f'<p class="cr-abstain-text"><span class="cr-badge">Not in the readings</span> '
-                f'{esc(ABSTAIN_TEXT)}{reason}</p>{related}</section>')
+                f'{esc(ABSTAIN_TEXT)}{reason}</p>{note}{related}</section>')
     quotes = []
     cards = []
     for c in citations:
@@ -214,18 +237,51 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
         quotes.append(f'<p class="cr-quote">{_quoted(str(c.get("quote", "")))}'
                       f'<a class="cr-marker" href="#{uid}-src-{n}">'
                       f'[<span class="cr-sr">source </span>{n}]</a></p>')
-        cards.append(_source_card(c, documents.get(str(c.get("doc_id"))), uid, base_url))
+        cards.append(_source_card(c, documents.get(str(c.get("doc_id"))), uid, base_url,
+                                  citation_style))
     return (f'<section class="cr-answer"><h3 class="cr-sr">Answer, quoted from the readings</h3>'
-            f'<div class="cr-quotes">{"".join(quotes)}</div>'
+            f'{note}<div class="cr-quotes">{"".join(quotes)}</div>'
             f'<h4 class="cr-h">Sources</h4><ol class="cr-sources">{"".join(cards)}</ol>'
-            f'</section>')
+            f'{_cite_all(citations, documents, base_url)}</section>')
+
+
+def _cite_all(citations: Sequence[Mapping[str, Any]], documents: Mapping[str, Document],
+              base_url: str) -> str:
+    """"Cite all sources": BibTeX and RIS downloads (GET /api/cite) of the answer's readings."""
+    ids = list(dict.fromkeys(str(c.get("doc_id")) for c in citations
+                             if str(c.get("doc_id")) in documents))
+    if not ids:
+        return ""
+    query = "&".join(f"doc_id={quote(i, safe='')}" for i in ids)
+    links = " ".join(
+        f'<a class="cr-export" href="{esc(base_url.rstrip("/"))}/api/cite?{esc(query)}'
+        f'&amp;format={fmt}" download="sources.{ext}">{label}</a>'
+        for fmt, ext, label in (("bibtex", "bib", "BibTeX"), ("ris", "ris", "RIS")))
+    return f'<p class="cr-cite-all">Cite all sources: {links}</p>'
 
 
 def _quoted(quote: str) -> str:
-    """The quote in curly quotes, unless it is already one quotation from end to end."""
-    if quote[:1] in "“\"" and quote[-1:] in "”\"":
-        return _flow(quote)
-    return f"“{_flow(quote)}”"
+    """The quote in curly double quotes, its own double quotes made single (‘…’) as style
+    guides do for a quote within a quote, so marks never double up (“"Dual Power" is…).
+
+    A quote that is one quotation from end to end keeps just its own pair, curled. A mark
+    right inside ours gets a narrow no-break space, as typesetters do (“ ‘Dual Power’…).
+    Only quote marks change; the source card shows the passage exactly as written."""
+    doubles = [i for i, ch in enumerate(quote) if ch in '"“”']
+    if (len(quote) > 2 and doubles == [0, len(quote) - 1]
+            and quote[0] in '"“' and quote[-1] in '"”'):
+        inner = quote[1:-1]
+    else:
+        def single(i: int, ch: str) -> str:
+            # A straight mark opens at the start or after a space, bracket or dash.
+            opens = ch == "“" or (ch == '"' and (i == 0 or quote[i - 1].isspace()
+                                                 or quote[i - 1] in "([{—–-/"))
+            return "‘" if opens else "’"
+        inner = "".join(single(i, ch) if ch in '"“”' else ch for i, ch in enumerate(quote))
+    marks = "‘’'"
+    lead = "\u202f" if inner and inner[0] in marks else ""
+    trail = "\u202f" if inner and inner[-1] in marks else ""
+    return f"“{lead}{_flow(inner)}{trail}”"
 
 
 def render_question(question: str) -> str:
@@ -241,29 +297,3 @@ def render_error(message: str) -> str:
 def render_pending() -> str:
     """The placeholder shown while the answer is being looked up."""
     return '<p class="cr-pending">Searching the readings…</p>'
-
-
-def render_reader_page(doc: Document, start: int | None, end: int | None,
-                       stylesheet: str) -> str:
-    """A whole reading as an HTML page, with the cited span (if valid) in <mark id="cited">."""
-    text = doc.text
-    if start is not None and end is not None and 0 <= start < end <= len(text):
-        body = (f"{_paragraphs(text[:start])}<mark id=\"cited\">{_flow(text[start:end])}</mark>"
-                f"{_paragraphs(text[end:])}")
-    else:
-        body = _paragraphs(text)
-    url = safe_url(doc.url)
-    source = (f' <a href="{esc(url)}" rel="noopener noreferrer">Original source</a>'
-              if url else "")
-    return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(doc.title)}</title><link rel=\"stylesheet\" href=\"{esc(stylesheet)}\">"
-            "</head><body><main class=\"reader\">"
-            f"<h1>{esc(doc.title)}</h1><p class=\"cr-byline\">"
-            f"{byline(doc.author, None, doc.date, doc.publisher)}{source}</p>"
-            f"<article class=\"reader-text\"><p>{body}</p></article></main></body></html>")
-
-
-def _paragraphs(text: str) -> str:
-    """Escaped text whose blank lines become paragraph breaks (inside one open <p>)."""
-    return "</p><p>".join(esc(p) for p in _PARAGRAPH.split(text))

@@ -32,7 +32,8 @@ from ui.api import BodyLimit, api_router, install_error_handlers  # noqa: E402
 from ui.chat import CHAT_CSS, CHAT_JS, STATIC_DIR, ChatApp, theme  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
 from ui.limits import AskLimits  # noqa: E402
-from ui.render import esc, render_reader_page  # noqa: E402
+from ui.reader_page import render_reader_page  # noqa: E402
+from ui.render import esc  # noqa: E402
 
 EMBED_PATH = "/embed"
 GRADIO_JS = Path(gr.__file__).resolve().parent / "templates" / "frontend" / "gradio.js"
@@ -107,7 +108,9 @@ def create_app(pipeline: Pipeline, feedback: str | Path | None = None,
         if doc is None:
             return HTMLResponse(f"<!doctype html><title>Not found</title><p>No reading with id "
                                 f"{esc(doc_id)}.</p>", status_code=404)
-        return HTMLResponse(render_reader_page(doc, start, end, reader_css))
+        # The chat is the app's root, under the proxy's prefix when there is one.
+        return HTMLResponse(render_reader_page(doc, start, end, reader_css,
+                                               chat_url=f"{prefix}/"))
 
     @app.get(EMBED_PATH, include_in_schema=False)
     def embed_slash() -> RedirectResponse:

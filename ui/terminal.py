@@ -19,6 +19,8 @@ def _byline(doc: Document, author: str | None, role: str | None) -> str:
 def render_answer(answer: Answer, documents: dict[str, Document], width: int = 88) -> str:
     """Plain text with the quoted sentence marked »like this« inside its passage."""
     lines: list[str] = []
+    if answer.followup_of:
+        lines += [f"(Read as a follow-up to “{answer.followup_of}”.)", ""]
     if answer.abstained:
         lines.append(answer.text)
         if answer.passages:

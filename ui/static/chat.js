@@ -54,4 +54,57 @@
     const wait = new MutationObserver(() => { if (watch()) wait.disconnect(); });
     wait.observe(document.body, { childList: true, subtree: true });
   }
+
+  /* ---- 3. "Copy citation" on a source card (issue 10) ------------------------------------
+     ui/render.py puts the text to copy in the button's `value` (plain) and in a hidden
+     .cr-cite-rich span (with the style's italics): Gradio's sanitiser drops data-*
+     attributes. One listener on the document serves every card, including cards Gradio
+     renders later. The clipboard API exists only in a secure context (https, localhost); on
+     plain http the text is copied from a selected textarea, and if even that is refused it is
+     left selected on the card for Ctrl+C. */
+  const copySelected = (text, button) => {
+    const box = document.createElement("textarea");
+    box.value = text;
+    box.setAttribute("readonly", "");
+    box.className = "cr-copy-text";
+    button.insertAdjacentElement("afterend", box);
+    box.select();
+    let done = false;
+    try { done = document.execCommand("copy"); } catch (e) { done = false; }
+    if (done) box.remove();
+    return done;
+  };
+  const copyCitation = async (button) => {
+    const text = button.value || "";
+    const rich = button.querySelector(".cr-cite-rich");
+    const html = rich ? rich.innerHTML : "";
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        if (html && window.ClipboardItem) {
+          await navigator.clipboard.write([new ClipboardItem({
+            "text/plain": new Blob([text], { type: "text/plain" }),
+            "text/html": new Blob([html], { type: "text/html" }),
+          })]);
+        } else {
+          await navigator.clipboard.writeText(text);
+        }
+        return true;
+      } catch (e) { /* refused (permissions): fall back to the selection */ }
+    }
+    return copySelected(text, button);
+  };
+  document.addEventListener("click", async (event) => {
+    const button = event.target instanceof Element && event.target.closest(".cr-copy");
+    const label = button && button.querySelector(".cr-copy-label");
+    if (!button || !button.value || !label) return;
+    const copied = await copyCitation(button);
+    if (!label.dataset.label) label.dataset.label = label.innerHTML;
+    label.textContent = copied ? "Copied" : "Selected: press Ctrl+C";
+    button.classList.add("cr-copied");
+    clearTimeout(button.crTimer);
+    button.crTimer = setTimeout(() => {
+      label.innerHTML = label.dataset.label;
+      button.classList.remove("cr-copied");
+    }, 2000);
+  });
 }
