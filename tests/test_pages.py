@@ -131,6 +131,10 @@ def test_citations_carry_their_pages(paged_corpus: Path,
     assert spanning["quote"] == SPANNING
     plain = _cite(paged_corpus, "What do owls hunt at night in the barn?", "Owls", capsys)
     assert (plain["page_start"], plain["page_end"]) == (None, None)
+    # The terminal's source line names the pages too.
+    assert main(["ask", "When was the Treaty of Brest-Litovsk signed?", "--corpus",
+                 str(paged_corpus), "--model", "hash"]) == 0
+    assert "(pp. 2–3, chars " in capsys.readouterr().out
 
 
 def test_markdown_markers_become_pages_and_leave_no_trace(tmp_path: Path) -> None:

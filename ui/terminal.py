@@ -6,6 +6,7 @@ import textwrap
 
 from corpus.document import Document
 from rag.types import Answer
+from ui.render import pages_label
 
 
 def _byline(doc: Document, author: str | None, role: str | None) -> str:
@@ -33,7 +34,9 @@ def render_answer(answer: Answer, documents: dict[str, Document], width: int = 8
     lines += textwrap.wrap(answer.text, width) + ["", "Sources:"]
     for c in answer.citations:
         doc = documents[c.doc_id]
-        lines.append(f"[{c.n}] {_byline(doc, c.author, c.role)}  (chars {c.start}-{c.end})")
+        pages = pages_label(c.page_start, c.page_end)
+        where = f"{pages}, chars {c.start}-{c.end}" if pages else f"chars {c.start}-{c.end}"
+        lines.append(f"[{c.n}] {_byline(doc, c.author, c.role)}  ({where})")
         before = doc.text[c.passage_start:c.start]
         after = doc.text[c.end:c.passage_end]
         context = " ".join(f"{before}»{c.quote}«{after}".split())
