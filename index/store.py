@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from corpus.collection import corpus_hash
 from corpus.document import Document
-from index import checkpoint, folder, lexical
+from index import ann, checkpoint, folder, lexical
 from index.chunking import chunk_text
 from index.embedder import Embedder
 from index.folder import (  # noqa: F401  (re-exported: the index's names)
@@ -88,9 +88,7 @@ class Index:
 
     def stored_vectors(self) -> np.ndarray:
         """All vectors, in passage-row order."""
-        # vectors is an IndexIDMap2 around a flat index; the flat one holds the rows.
-        flat = faiss.downcast_index(self.vectors.index)  # type: ignore[attr-defined]
-        return flat.reconstruct_n(0, flat.ntotal)
+        return ann.all_vectors(self.vectors)
 
 
 def library_versions() -> dict[str, str]:
@@ -230,12 +228,10 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
                                          partial.save)
 
     dim = int(matrix.shape[1])
-    # Inner product over L2-normalised vectors is cosine similarity. add_with_ids makes the
-    # FAISS id equal the row of the passage table, so a hit maps to its passage directly
-    # even if the index type changes later.
-    flat = faiss.IndexFlatIP(dim)
-    vectors = faiss.IndexIDMap2(flat)
-    vectors.add_with_ids(matrix, np.arange(len(passages), dtype=np.int64))
+    # Inner product over L2-normalised vectors is cosine similarity; exact below a size,
+    # HNSW above it (index.ann). Either way a FAISS id is the row of the passage table.
+    spec = ann.choose(len(passages))
+    vectors = ann.build(matrix, spec)
 
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -245,6 +241,7 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
         "documents": {d.id: d.content_hash for d in documents},
         "document_count": len(documents),
         "passage_count": len(passages),
+        "vector_index": spec.to_dict(),
         "index_settings": index_settings,
         "settings": settings or {},
         "library_versions": library_versions(),
@@ -339,6 +336,10 @@ def _read_index(path: Path) -> Index:
         vectors = faiss.deserialize_index(np.frombuffer(data[VECTORS], dtype=np.uint8))
     except Exception as e:
         raise IndexDamaged(path, VECTORS, folder.why(e)) from None
+    try:
+        ann.configure(vectors, ann.VectorIndexSpec.from_dict(manifest.get("vector_index")))
+    except Exception as e:
+        raise IndexDamaged(path, MANIFEST, f"vector_index: {folder.why(e)}") from None
     try:
         units = np.load(io.BytesIO(data[UNITS]), allow_pickle=False)
     except Exception as e:
