@@ -13,13 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-
-import numpy as np
 
 from evals.beir import _judged, benchmark_settings, open_pipeline
 from evals.beir_data import load_beir
-from evals.runner import raw_floor_ms
+from evals.bench import TimedPipeline, measure_asks
 from rag.settings import Settings
 
 
@@ -37,21 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a one-line error for a bad folder or a missing reader
         print(f"ask_latency: {e}", file=sys.stderr)
         return 2
-    pipeline.warm_up()
+    # The loop is `rag bench`'s (evals/bench.py), reader on only: the floor measured beside
+    # each ask, on the bare embedder, so no question's vector is remembered for the ask.
+    inner = getattr(pipeline.embedder, "inner", pipeline.embedder)
+    timed = TimedPipeline(pipeline.settings, pipeline.index, inner, pipeline.judge)
     queries = list(bset.queries.values())[:args.limit]
-    ask_ms, floor_ms = [], []
-    for q in queries:
-        floor_ms.append(raw_floor_ms(pipeline, q))
-        t0 = time.perf_counter()
-        pipeline.ask(q)
-        ask_ms.append((time.perf_counter() - t0) * 1000)
-    lat, flo = np.array(ask_ms), np.array(floor_ms)
+    lat = measure_asks({"reader_on": timed}, queries, progress=False)
     out = {"benchmark": bset.name, "split": args.split, "queries": len(queries),
            "passages": len(pipeline.index.passages),
-           "ask_ms_p50": round(float(np.percentile(lat, 50)), 1),
-           "ask_ms_p95": round(float(np.percentile(lat, 95)), 1),
-           "floor_ms_p50": round(float(np.percentile(flo, 50)), 1),
-           "ratio_p50": round(float(np.percentile(lat / np.maximum(flo, 1e-3), 50)), 2)}
+           "ask_ms_p50": round(lat["reader_on"]["total"]["p50"], 1),
+           "ask_ms_p95": round(lat["reader_on"]["total"]["p95"], 1),
+           "floor_ms_p50": round(lat["floor"]["p50"], 1),
+           "ratio_p50": round(lat["reader_on"]["ratio_p50"], 2)}
     if args.json:
         print(json.dumps(out))
     else:

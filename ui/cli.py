@@ -98,6 +98,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run(args, _settings(args, mode=args.mode))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`rag bench`: build throughput, ask latency by stage, cold start and peak memory."""
+    from evals.bench import run
+
+    return run(args, _settings(args))
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", help="folder of readings (default: the bundled dual-power set)")
     p.add_argument("--index", help="index folder (default: under the data directory)")
@@ -175,6 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("bench", help="measure build throughput, ask latency and cold start")
+    p.add_argument("--corpus", help="folder of readings (default: the bundled dual-power set)")
+    p.add_argument("--beir", metavar="DIR",
+                   help="a BEIR-format folder: its first documents and its test queries")
+    p.add_argument("--passages", type=int, metavar="N",
+                   help="with --beir: as many documents as make N passages (default: all)")
+    p.add_argument("--questions", type=int, metavar="N",
+                   help="ask the first N questions (default 100)")
+    p.add_argument("--build-sample", type=int, metavar="N",
+                   help="time the build on the first documents making N passages only")
+    p.add_argument("--no-build", action="store_true",
+                   help="skip the build timing; the bench index must exist already")
+    p.add_argument("--cold-runs", type=int, metavar="N",
+                   help="cold starts to time (default 3; the median is reported)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", help="also write the JSON report to this file")
+    p.add_argument("--model", help="sentence-transformers model name or path")
+    p.add_argument("--config", help="TOML file with settings")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
