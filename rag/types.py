@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from index.passage import Passage
+from rag.quotemarks import enclose
 
 ABSTAIN_TEXT = "The readings don't seem to answer this."
 
@@ -67,7 +68,7 @@ class Answer:
         """The answer as plain text: each quote followed by its marker [n]."""
         if self.abstained:
             return f"{ABSTAIN_TEXT} {self.abstain_reason}" if self.abstain_reason else ABSTAIN_TEXT
-        return " ".join(f"“{c.quote}” [{c.n}]" for c in self.citations)
+        return " ".join(f"{enclose(c.quote, spaced=False)} [{c.n}]" for c in self.citations)
 
     def _best_spans(self) -> tuple[tuple[int, int] | None, ...]:
         missing = len(self.passages) - len(self.best_spans)

@@ -199,3 +199,14 @@ def test_embed_keeps_examples_on_the_empty_chat_and_no_readings_list(chat: ChatA
     assert [e["text"] for e in chatbot.examples or []] == list(EXAMPLES)
     assert all("cr-readings" not in str(b.value) for b in blocks.blocks.values()
                if isinstance(b, gr.HTML))
+
+
+def test_the_plain_answer_text_never_doubles_quote_marks() -> None:
+    from rag.types import Answer, Citation
+
+    c = Citation(1, "d", "T", None, None, None, '"Dual Power" was a term', 0, 23, 0.9, 0, 23)
+    text = Answer("q", (c,), (), False, 0.9).text
+    assert text == "“‘Dual Power’ was a term” [1]"
+    whole = Citation(1, "d", "T", None, None, None, '"All power to the Soviets!"', 0, 27, 0.9,
+                     0, 27)
+    assert Answer("q", (whole,), (), False, 0.9).text == "“All power to the Soviets!” [1]"

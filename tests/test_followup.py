@@ -289,3 +289,15 @@ def test_follow_up_run_reports_with_and_without_history(pipeline: Pipeline,
     assert row["abstain_reason_without_history"] == NO_HISTORY
     assert section["followup_hit_without_history"] == 0.0
     assert "followup_hit" in format_followups(section)
+
+
+def test_a_follow_up_without_history_is_not_shown_as_missing_from_the_readings() -> None:
+    from ui.render import render_answer
+
+    refused = {"question": "What did he mean by that?", "abstained": True,
+               "abstain_reason": NO_HISTORY, "citations": [], "passages": []}
+    html = render_answer(refused, {})
+    assert "Needs an earlier question" in html and "Not in the readings" not in html
+    assert NO_HISTORY in html
+    other = render_answer({**refused, "abstain_reason": "They never mention “Bakunin”."}, {})
+    assert "Not in the readings" in other

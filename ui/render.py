@@ -16,6 +16,8 @@ from urllib.parse import quote, urlsplit
 
 from corpus.document import Document
 from rag.cite import DEFAULT_STYLE, STYLE_LABELS, copy_text
+from rag.followup import NO_HISTORY
+from rag.quotemarks import enclose
 from rag.types import ABSTAIN_TEXT
 
 # How much of the passage to show on each side of a quote in a source card. The full
@@ -226,10 +228,16 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
     if answer.get("abstained") or not citations:
         related = _related(answer.get("passages") or [], documents, base_url)
         why = answer.get("abstain_reason")
-        reason = f' <span class="cr-reason">{esc(why)}</span>' if isinstance(why, str) else ""
+        if why == NO_HISTORY:
+            # Not a verdict on the readings: the question points at an earlier one.
+            badge, text, reason = "Needs an earlier question", "", esc(why)
+        else:
+            badge, text = "Not in the readings", esc(ABSTAIN_TEXT)
+            reason = (f' <span class="cr-reason">{esc(why)}</span>'
+                      if isinstance(why, str) else "")
         return (f'<section class="cr-answer cr-abstain"><h3 class="cr-sr">No answer</h3>'
-                f'<p class="cr-abstain-text"><span class="cr-badge">Not in the readings</span> '
-                f'{esc(ABSTAIN_TEXT)}{reason}</p>{note}{related}</section>')
+                f'<p class="cr-abstain-text"><span class="cr-badge">{badge}</span> '
+                f'{text}{reason}</p>{note}{related}</section>')
     quotes = []
     cards = []
     for c in citations:
@@ -261,27 +269,10 @@ def _cite_all(citations: Sequence[Mapping[str, Any]], documents: Mapping[str, Do
 
 
 def _quoted(quote: str) -> str:
-    """The quote in curly double quotes, its own double quotes made single (‘…’) as style
-    guides do for a quote within a quote, so marks never double up (“"Dual Power" is…).
-
-    A quote that is one quotation from end to end keeps just its own pair, curled. A mark
-    right inside ours gets a narrow no-break space, as typesetters do (“ ‘Dual Power’…).
-    Only quote marks change; the source card shows the passage exactly as written."""
-    doubles = [i for i, ch in enumerate(quote) if ch in '"“”']
-    if (len(quote) > 2 and doubles == [0, len(quote) - 1]
-            and quote[0] in '"“' and quote[-1] in '"”'):
-        inner = quote[1:-1]
-    else:
-        def single(i: int, ch: str) -> str:
-            # A straight mark opens at the start or after a space, bracket or dash.
-            opens = ch == "“" or (ch == '"' and (i == 0 or quote[i - 1].isspace()
-                                                 or quote[i - 1] in "([{—–-/"))
-            return "‘" if opens else "’"
-        inner = "".join(single(i, ch) if ch in '"“”' else ch for i, ch in enumerate(quote))
-    marks = "‘’'"
-    lead = "\u202f" if inner and inner[0] in marks else ""
-    trail = "\u202f" if inner and inner[-1] in marks else ""
-    return f"“{lead}{_flow(inner)}{trail}”"
+    """The quote in curly double quotes, escaped, its own double quotes made single so that
+    marks never double up (`rag.quotemarks`). The source card shows the passage exactly as
+    written."""
+    return enclose(quote, body=_flow)
 
 
 def render_question(question: str) -> str:
