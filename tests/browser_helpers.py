@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -41,6 +42,22 @@ def chromium_path() -> str:
         raise RuntimeError(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` "
                            "(.ci/run does), or deselect these tests with -m 'not browser'")
     return path
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright's sync API. Open it in a module-scoped
+    fixture: the sync API keeps an event loop running in this thread while it is open, and a
+    second one at once (or a later `asyncio.run`) fails."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
+                                    args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def _healthy(url: str) -> bool:

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 from browser_helpers import (
-    CHROMIUM_ARGS,
-    chromium_path,
+    chromium,
     free_port,
     running_server,
     screenshot_path,
@@ -65,10 +64,8 @@ def browser() -> Iterator[Any]:
     """Headless Debian Chromium driven by Playwright. Module-scoped, like the other browser
     test files' own: Playwright's sync API keeps an event loop running in this thread while it
     is open, and two at once (or a later `asyncio.run`) fail."""
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Session:

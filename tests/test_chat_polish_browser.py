@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from browser_helpers import (
-    CHROMIUM_ARGS,
-    chromium_path,
+    chromium,
     free_port,
     running_server,
     screenshot_path,
@@ -81,10 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium, module-scoped (Playwright's sync API keeps an event loop
     running in this thread while it is open)."""
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM_ARGS, chromium_path, running_server, screenshot_path
+from browser_helpers import chromium, running_server, screenshot_path
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -44,10 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Module-scoped Chromium (Playwright's sync API allows one event loop per thread)."""
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def lih_card(page: Any) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM_ARGS, chromium_path, running_server, screenshot_path
+from browser_helpers import chromium, running_server, screenshot_path
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -24,9 +24,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     Playwright sessions must be)."""
     tmp = tmp_path_factory.mktemp("followup-browser")
     with running_server(tmp / "rag-data", tmp / "server.log") as url, \
-            playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
-                                    args=CHROMIUM_ARGS)
+            chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         pg = context.new_page()
         pg.goto(url + "/", wait_until="networkidle")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM_ARGS, chromium_path, running_server, screenshot_path
+from browser_helpers import chromium, running_server, screenshot_path
 
 from corpus.document import Document
 from corpus.pages import strip_page_markers
@@ -36,9 +36,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def page(base: str) -> Iterator[Any]:
     """One Chromium page (module-scoped: Playwright's sync API holds this thread's loop)."""
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
-                                    args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         yield context.new_page()
         browser.close()
