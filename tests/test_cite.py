@@ -18,7 +18,7 @@ from pdf_helpers import pdf_file
 
 from corpus.document import Document
 from corpus.loaders import load_file
-from rag import cite
+from rag import bibexport, cite
 from rag.settings import Settings, SettingsError
 from ui.render import render_answer
 
@@ -173,9 +173,9 @@ def test_nothing_is_invented(style: str) -> None:
     for invented in ("Anonymous", "Unknown", "Accessed", "http", "Retrieved", "Preprint"):
         assert invented not in ref
     assert ("n.d." in ref) == (style != "mla")
-    bib = cite.bibtex([doc])
+    bib = bibexport.bibtex([doc])
     assert "author" not in bib and "year" not in bib and "url" not in bib
-    assert set(rispy.loads(cite.ris([doc]))[0]) == {"type_of_reference", "id", "title"}
+    assert set(rispy.loads(bibexport.ris([doc]))[0]) == {"type_of_reference", "id", "title"}
 
 
 def test_names() -> None:
@@ -208,7 +208,7 @@ def test_citeproc_gaps_stay_filled(lih: Document) -> None:
 
 
 def test_bibtex_round_trips(lih: Document, pdf_doc: Document) -> None:
-    lib = bibtexparser.parse_string(cite.bibtex([lih, pdf_doc, lih]))
+    lib = bibtexparser.parse_string(bibexport.bibtex([lih, pdf_doc, lih]))
     assert not lib.failed_blocks
     keys = [e.key for e in lib.entries]
     assert keys == ["lih-all-power-to-the-soviets", "notes", "lih-all-power-to-the-soviets-2"]
@@ -225,7 +225,7 @@ def test_bibtex_escapes_and_protects() -> None:
     doc = Document(id="odd id/1", text="x", title="50% of {GDP} & $5_a#b ~c^d \\e",
                    author="Beyond Resistance", publisher="A & B", url="https://x.org/a b{c}",
                    source="odd.md")
-    entry = bibtexparser.parse_string(cite.bibtex([doc])).entries[0]
+    entry = bibtexparser.parse_string(bibexport.bibtex([doc])).entries[0]
     assert entry.key == "odd-id-1"
     assert entry["title"] == ("{50{\\%} of {\\{}GDP{\\}} {\\&} {\\$}5{\\_}a{\\#}b "
                               "{\\textasciitilde}c{\\textasciicircum}d {\\textbackslash}e}")
@@ -236,7 +236,7 @@ def test_bibtex_escapes_and_protects() -> None:
 
 def test_ris_round_trips(lih: Document) -> None:
     red = load_file(READINGS / "redpepper-dual-power.md")[0]
-    text = cite.ris([lih, red])
+    text = bibexport.ris([lih, red])
     assert text.startswith("TY  - ELEC\n")  # no "1." line before a record: not RIS
     records = rispy.loads(text)
     assert records[0] == {"type_of_reference": "ELEC", "id": "lih-all-power-to-the-soviets",
@@ -272,10 +272,10 @@ def test_any_metadata_formats_and_exports_cleanly(title: str, author: str | None
         assert copied.text.startswith("“quoted words” (")
         # The rich copy holds no markup but the formatter's own (see the next test).
         assert not re.search(r"[<>]", re.sub(r"</?(i|br)>", "", copied.html)), copied.html
-    lib = bibtexparser.parse_string(cite.bibtex([doc]))
+    lib = bibtexparser.parse_string(bibexport.bibtex([doc]))
     assert not lib.failed_blocks and len(lib.entries) == 1
     assert all(_balanced(str(f.value)) for f in lib.entries[0].fields)
-    records = rispy.loads(cite.ris([doc]))
+    records = rispy.loads(bibexport.ris([doc]))
     assert len(records) == 1 and records[0]["id"] == "d"
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.cite import export
+from rag.bibexport import export
 from rag.followup import MAX_HISTORY
 from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError
 from rag.settings import MAX_K
