@@ -94,13 +94,13 @@ def benchmark_index_path(settings: Settings, name: str) -> Path:
 
 def open_pipeline(bset: BeirSet, settings: Settings, progress: bool = True) -> Pipeline:
     """A pipeline over the benchmark's own index, built (or updated) first if needed."""
-    embedder = make_embedder(settings.model)
+    embedder = make_embedder(settings.embedder_key)
     path = benchmark_index_path(settings, bset.name)
-    reason = staleness(path, bset.documents, settings.model, settings.index_settings())
+    reason = staleness(path, bset.documents, settings.embedder_key, settings.index_settings())
     if reason is not None:
         print(f"Building the {bset.name} index at {path} ({reason}).", file=sys.stderr)
-        build_index(path, bset.documents, embedder, settings.model, settings.index_settings(),
-                    settings.public(), progress=progress)
+        build_index(path, bset.documents, embedder, settings.embedder_key,
+                    settings.index_settings(), settings.public(), progress=progress)
     return Pipeline(settings, load_index(path), embedder)
 
 

@@ -449,13 +449,13 @@ def run_bench(args: argparse.Namespace, settings: Settings,
         raise BenchError(f"no questions to ask of {target.corpus} (an eval set question needs "
                          "the shipped readings; use --beir for a corpus with its own queries)")
     s = target.settings
-    embedder = make_embedder(s.model)
+    embedder = make_embedder(s.embedder_key)
     build = None
     if not getattr(args, "no_build", False):
         build = measure_build(target, embedder, getattr(args, "build_sample", None), say)
     index_path = Path(s.index)
     if build is None or build["sampled"]:
-        if staleness(index_path, target.documents, s.model, s.index_settings()) is not None:
+        if staleness(index_path, target.documents, s.embedder_key, s.index_settings()) is not None:
             if getattr(args, "no_build", False):
                 raise BenchError(f"no current bench index at {index_path}; run without "
                                  "--no-build to build it")

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_squad(squad_file)
     split = split_articles(sorted({q.article for q in questions}))
     settings = Settings(reader="off")
-    embedder = make_embedder(settings.model)
+    embedder = make_embedder(settings.embedder_key)
     reader = OnnxReader(READER_DIR)
     per_part: dict[str, list[Any]] = {}
     ranks: list[int | None] = []  # where the answer sits in the fused ranking
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     # fit learnt to trust passage rank more than it deserves elsewhere).
     docs, gold = article_documents(questions)
     path = args.work / "squad-all-index"
-    build_index(path, docs, embedder, settings.model, settings.index_settings())
+    build_index(path, docs, embedder, settings.embedder_key, settings.index_settings())
     pipe = Pipeline(settings, load_index(path), embedder)
     for part in ("combiner", "heldout"):
         qs = [q for q in questions if split[q.article] == part]

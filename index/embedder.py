@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from index import mpnet
+from index.onnx_encoder import OnnxEmbedder
 from index.paths import default_data_dir
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
@@ -186,11 +187,16 @@ class MemoEmbedder:
 
 
 @functools.lru_cache(maxsize=8)
-def make_embedder(model: str) -> SentenceTransformerEmbedder | HashingEmbedder:
-    """The embedder for a model setting: "hash", the bundled name, or any ST name or path.
+def make_embedder(model: str) -> SentenceTransformerEmbedder | HashingEmbedder | OnnxEmbedder:
+    """The embedder for a model setting: "hash", the bundled name, or any ST name or path;
+    "<bundled name>@onnx-int8" (or "@onnx-fp32") runs the bundled model with onnxruntime
+    (`Settings.embedder_key`).
 
     Cached, so that the whole process shares one embedder (and one lock) per model.
     """
     if model == HASH_MODEL:
         return HashingEmbedder()
+    name, _, backend = model.partition("@")
+    if backend and name == BUNDLED_MODEL:
+        return OnnxEmbedder(bundled_model_path(), backend, model_name=model)
     return SentenceTransformerEmbedder(model)

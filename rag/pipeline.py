@@ -74,14 +74,14 @@ def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None =
         # being rebuilt unasked: damage can mean a failing or full disk, which a silent
         # rebuild would hide. `rag build --force` repairs it.
         check_intact(path)
-    reason = staleness(path, corpus.documents, settings.model, settings.index_settings())
+    reason = staleness(path, corpus.documents, settings.embedder_key, settings.index_settings())
     if reason is None and not force:
         return None
     if reason is not None and (path / "manifest.json").exists():
         status(f"Index is stale: {reason}. Rebuilding.")
     elif reason is not None:
         status(f"Building the index at {path}.")
-    return build_index(path, corpus.documents, embedder, settings.model,
+    return build_index(path, corpus.documents, embedder, settings.embedder_key,
                        settings.index_settings(), settings.public(), progress=progress)
 
 
@@ -112,7 +112,7 @@ class Pipeline:
     def open(cls, settings: Settings, status: Callable[[str], None] = print,
              progress: bool = True) -> Pipeline:
         """Load the index for `settings`, rebuilding it first if it is missing or stale."""
-        embedder = make_embedder(settings.model)
+        embedder = make_embedder(settings.embedder_key)
         ensure_index(settings, embedder, status=status, progress=progress)
         return cls(settings, load_index(settings.index_path), embedder, make_judge(settings))
 

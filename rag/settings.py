@@ -17,6 +17,7 @@ from corpus.collection import DEFAULT_CORPUS_DIR
 from corpus.loaders import slugify
 from index.chunking import SEGMENTATION_VERSION
 from index.embedder import BUNDLED_MODEL
+from index.onnx_encoder import BACKENDS as ENCODER_BACKENDS
 from index.paths import default_data_dir
 from index.units import UNITS_VERSION
 
@@ -39,6 +40,10 @@ class Settings:
     data_dir: str = ""
     index: str = ""
     model: str = BUNDLED_MODEL
+    # What runs the embedder: "torch", or the bundled model exported to ONNX ("onnx-fp32",
+    # "onnx-int8"; index/onnx_encoder.py, figures in evals/BENCHMARKS.md). Its vectors differ
+    # a little, so a change rebuilds the index (see embedder_key).
+    encoder_backend: str = "torch"
     max_chars: int = 1000
     # Index each passage with its document's title and writer (see Passage.context).
     context_headers: str = "on"
@@ -107,6 +112,12 @@ class Settings:
         if self.citation_style not in CITATION_STYLES:
             raise SettingsError(f"citation_style must be one of {', '.join(CITATION_STYLES)}, "
                                 f"got {self.citation_style!r}")
+        if self.encoder_backend not in ENCODER_BACKENDS:
+            raise SettingsError(f"encoder_backend must be one of {', '.join(ENCODER_BACKENDS)}, "
+                                f"got {self.encoder_backend!r}")
+        if self.encoder_backend != "torch" and self.model != BUNDLED_MODEL:
+            raise SettingsError(f"encoder_backend {self.encoder_backend} works with the bundled "
+                                f"model {BUNDLED_MODEL} only, not {self.model!r}")
         if self.ask_workers < 1 or self.ask_queue < 0:
             raise SettingsError(f"ask_workers must be at least 1 and ask_queue at least 0, got "
                                 f"{self.ask_workers} and {self.ask_queue}")
@@ -128,6 +139,15 @@ class Settings:
             digest = hashlib.sha256(str(corpus).encode()).hexdigest()[:8]
             name = f"{slugify(corpus.name)}-{digest}"
         return self.data_path / "indexes" / name
+
+    @property
+    def embedder_key(self) -> str:
+        """The model as the index knows it: its name, plus "@backend" for a non-torch
+        backend, so that the manifest and the vector-reuse keys tell the vectors apart (and
+        a torch index stays exactly as it was)."""
+        if self.encoder_backend == "torch":
+            return self.model
+        return f"{self.model}@{self.encoder_backend}"
 
     def index_settings(self) -> dict[str, Any]:
         """The settings that shape the stored index (a change means a rebuild)."""

@@ -45,7 +45,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     corpus = load_corpus(settings.corpus)
     for s in corpus.skipped:
         _status(f"skipped {s.path}: {s.reason}")
-    report = ensure_index(settings, make_embedder(settings.model), corpus, status=_status,
+    report = ensure_index(settings, make_embedder(settings.embedder_key), corpus, status=_status,
                           force=args.force)
     if report is None:
         _status(f"Index is up to date ({len(corpus.documents)} documents) at "

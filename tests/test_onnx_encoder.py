@@ -1,0 +1,146 @@
+"""The ONNX encoder backend: export + quantise of the bundled model, pooling, padding, the
+cache, and how the backend reaches the settings and the index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus.document import Document
+from index.embedder import (
+    BUNDLED_MODEL,
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+    make_embedder,
+)
+from index.onnx_encoder import OnnxEmbedder, OnnxExportError
+from index.store import build_index, staleness
+from rag.settings import Settings, SettingsError
+
+TEXTS = [
+    "Bees communicate the direction of food with a waggle dance.",
+    "Volcanoes form where tectonic plates pull apart or one slides beneath another, "
+    "and magma rises through the crust to the surface over thousands of years.",
+    "Trains.",
+    "Vitamin D supplementation did not reduce fractures in older adults living at home.",
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-data")
+
+
+@pytest.fixture(scope="module")
+def fp32(data_dir: Path) -> OnnxEmbedder:
+    emb = OnnxEmbedder(bundled_model_path(), "onnx-fp32", data_dir=data_dir, threads=1)
+    emb.warm_up()  # the export: a few seconds on the real bundled model
+    return emb
+
+
+@pytest.fixture(scope="module")
+def int8(data_dir: Path, fp32: OnnxEmbedder) -> OnnxEmbedder:
+    emb = OnnxEmbedder(bundled_model_path(), "onnx-int8", data_dir=data_dir, threads=1)
+    emb.warm_up()  # reuses fp32's export, then quantises
+    return emb
+
+
+@pytest.fixture(scope="module")
+def torch_vectors() -> np.ndarray:
+    return SentenceTransformerEmbedder(BUNDLED_MODEL).embed(TEXTS)
+
+
+def test_shape_and_unit_rows(fp32: OnnxEmbedder, int8: OnnxEmbedder) -> None:
+    for emb in (fp32, int8):
+        vecs = emb.embed(TEXTS)
+        assert vecs.shape == (len(TEXTS), 384) and vecs.dtype == np.float32
+        assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+        assert emb.embed([]).shape == (0, 384)
+
+
+def test_fp32_matches_torch(fp32: OnnxEmbedder, torch_vectors: np.ndarray) -> None:
+    cos = (fp32.embed(TEXTS) * torch_vectors).sum(axis=1)
+    assert cos.min() >= 0.9999
+
+
+def test_int8_close_to_torch(int8: OnnxEmbedder, torch_vectors: np.ndarray) -> None:
+    # Per-channel int8 keeps ~0.99 cosine on SciFact abstracts (evals/BENCHMARKS.md).
+    cos = (int8.embed(TEXTS) * torch_vectors).sum(axis=1)
+    assert cos.min() >= 0.97
+
+
+def test_padding_does_not_change_a_vector(fp32: OnnxEmbedder) -> None:
+    alone = fp32.embed([TEXTS[2]])[0]
+    in_batch = fp32.embed([TEXTS[1], TEXTS[2]])[1]  # padded to the long text's length
+    assert np.abs(alone - in_batch).max() < 1e-5
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefgh xyz.", min_size=1, max_size=80), min_size=1,
+                max_size=6))
+def test_rows_do_not_depend_on_the_batch(fp32: OnnxEmbedder, texts: list[str]) -> None:
+    together = fp32.embed(texts)
+    for i, text in enumerate(texts):
+        assert np.abs(fp32.embed([text])[0] - together[i]).max() < 1e-4
+
+
+def test_second_warm_up_reuses_the_cache(data_dir: Path, int8: OnnxEmbedder,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    def no_export(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(torch.onnx, "export", no_export)
+    again = OnnxEmbedder(bundled_model_path(), "onnx-int8", data_dir=data_dir)
+    assert np.allclose(again.embed(TEXTS), int8.embed(TEXTS))
+    assert again.model_file == int8.model_file
+    assert again.model_file is not None and again.model_file.parent.parent == data_dir / "models"
+
+
+def test_failed_export_leaves_nothing_and_says_one_line(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    def half_export(_model: object, _args: object, f: str, **_kwargs: object) -> None:
+        Path(f).write_bytes(b"half an onnx file")
+        raise RuntimeError("disk full\nmore detail")
+
+    monkeypatch.setattr(torch.onnx, "export", half_export)
+    emb = OnnxEmbedder(bundled_model_path(), "onnx-fp32", data_dir=tmp_path)
+    with pytest.raises(OnnxExportError) as err:
+        emb.warm_up()
+    assert "\n" not in str(err.value) and "disk full" in str(err.value)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_backend_setting_is_validated() -> None:
+    assert Settings().encoder_backend == "torch"
+    with pytest.raises(SettingsError, match="encoder_backend") as err:
+        Settings(encoder_backend="onnx-int4")
+    assert "\n" not in str(err.value)
+    with pytest.raises(SettingsError, match="bundled"):
+        Settings(encoder_backend="onnx-int8", model="hash")
+    assert Settings.load(env={"RAG_ENCODER_BACKEND": "onnx-int8"}).encoder_backend == "onnx-int8"
+
+
+def test_model_key_names_the_backend(tmp_path: Path) -> None:
+    assert Settings().embedder_key == BUNDLED_MODEL  # torch indexes are untouched
+    key = Settings(encoder_backend="onnx-int8").embedder_key
+    assert key == f"{BUNDLED_MODEL}@onnx-int8"
+    emb = make_embedder(key)
+    assert isinstance(emb, OnnxEmbedder) and emb.model_name == key and emb.backend == "onnx-int8"
+    # The manifest records the key, so switching backend makes the index stale.
+    docs = [Document(id="d", title="D", text="One sentence here. Another one there.")]
+    build_index(tmp_path / "idx", docs, HashingEmbedder(), key, {"max_chars": 300},
+                progress=False)
+    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["model"] == key
+    assert staleness(tmp_path / "idx", docs, key, {"max_chars": 300}) is None
+    assert "model" in (staleness(tmp_path / "idx", docs, BUNDLED_MODEL, {"max_chars": 300})
+                       or "")
