@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from browser_helpers import chromium, running_server, screenshot_path
 
+from rag.quotemarks import enclose
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -73,7 +75,7 @@ def test_copy_citation_puts_quote_and_reference_on_the_clipboard(browser: Any,
         assert button.is_visible()
         assert "Copy citation" in button.inner_text() and "(Chicago)" in button.inner_text()
         quote = " ".join(card.locator("mark").inner_text().split())
-        assert button.get_attribute("value") == f"“{quote}” {LIH_REFERENCE}"
+        assert button.get_attribute("value") == f"{enclose(quote, spaced=False)} {LIH_REFERENCE}"
         assert button.locator(".cr-cite-rich").is_hidden()
         card.screenshot(path=screenshot_path("cite-copy-button-card"))
         button.click()
@@ -81,7 +83,7 @@ def test_copy_citation_puts_quote_and_reference_on_the_clipboard(browser: Any,
             "() => [...document.querySelectorAll('.cr-copy-label')].some(b => b.textContent "
             "=== 'Copied')")
         copied = page.evaluate("navigator.clipboard.readText()")
-        assert copied == f"“{quote}” {LIH_REFERENCE}"
+        assert copied == f"{enclose(quote, spaced=False)} {LIH_REFERENCE}"
         card.screenshot(path=screenshot_path("cite-copy-button-copied"))
         # The label comes back.
         page.wait_for_function(

@@ -10,6 +10,7 @@ import pytest
 
 from corpus.collection import DEFAULT_CORPUS_DIR
 from rag.pipeline import Pipeline
+from rag.quotemarks import enclose
 from rag.settings import Settings
 from rag.types import Answer
 
@@ -85,7 +86,7 @@ def test_twenty_questions_cite_verbatim(pipeline: Pipeline, answers: dict[str, A
             assert answer.citations
             assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
             for c in answer.citations:
-                assert f"“{c.quote}” [{c.n}]" in answer.text
+                assert f"{enclose(c.quote, spaced=False)} [{c.n}]" in answer.text
         data = answer.to_dict()
         for c, d in zip(answer.citations, data["citations"], strict=True):
             assert (d["quote"], d["start"], d["end"]) == (c.quote, c.start, c.end)
