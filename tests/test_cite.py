@@ -14,7 +14,7 @@ import rispy
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pdf_helpers import pdf_file
+from pdf_helpers import text_pdf
 
 from corpus.document import Document
 from corpus.loaders import load_file
@@ -36,30 +36,11 @@ def lih() -> Document:
     return doc
 
 
-def _pdf(pages: list[list[str]], info: bytes) -> bytes:
-    """A PDF with one Helvetica text line per string, one page per list, and /Info `info`."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", info]
-    kids = []
-    for lines in pages:
-        ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL", *(f"({line}) Tj T*" for line in lines),
-               "ET"]
-        stream = "\n".join(ops).encode("latin-1")
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                       b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>"
-                       % len(objects))
-        kids.append(len(objects))
-    objects[1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)
-                  + b"] /Count %d >>" % len(kids))
-    return pdf_file(objects, info=4)
-
-
 @pytest.fixture(scope="module")
 def pdf_doc(tmp_path_factory: pytest.TempPathFactory) -> Document:
     """A PDF reading with title and author metadata (no date, no publisher) and two pages."""
     path = tmp_path_factory.mktemp("pdf") / "notes.pdf"
-    path.write_bytes(_pdf([["Councils met in every town that spring."],
+    path.write_bytes(text_pdf([["Councils met in every town that spring."],
                            [PDF_QUOTE, "One power must give way."]],
                           b"<< /Title (Notes on Dual Power) /Author (Jane Smith) >>"))
     doc = load_file(path)[0]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from pdf_helpers import pdf_file
+from pdf_helpers import text_pdf
 
 from corpus.collection import DEFAULT_CORPUS_DIR, CorpusError, load_corpus
 from corpus.loaders import LoadError, load_file, slugify
@@ -181,23 +181,8 @@ def test_json_that_is_not_wordpress_is_a_load_error(tmp_path: Path) -> None:
 # --- PDF -----------------------------------------------------------------------------------
 
 def _text_pdf(lines: list[str], title: str) -> bytes:
-    """A minimal one-page PDF with a real text layer (Helvetica), written by hand."""
-    ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
-    for line in lines:
-        ops.append("(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-                   + ") Tj T*")
-    ops.append("ET")
-    stream = "\n".join(ops).encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Title (" + title.encode("latin-1") + b") /Author (P. Author) >>",
-    ]
-    return pdf_file(objects, info=6)
+    """A one-page PDF with a real text layer, titled `title`."""
+    return text_pdf([lines], b"<< /Title (" + title.encode("latin-1") + b") /Author (P. Author) >>")
 
 
 def test_pdf_text_layer(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pdf_helpers import pdf_file
+from pdf_helpers import text_pdf
 
 from corpus.document import Document, PageSpan
 from corpus.loaders import load_file
@@ -19,26 +19,9 @@ from ui.render import render_answer
 
 
 def _pdf(pages: list[list[str]], page_labels: bytes = b"") -> bytes:
-    """A minimal PDF with one page per list of lines, each a real (Helvetica) text layer,
-    written by hand; `page_labels` is an optional /PageLabels entry for the catalog."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R " + page_labels + b">>",
-               b"",  # the page tree, filled in once the pages have numbers
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-               b"<< /Title (Field Notes) /Author (P. Author) >>"]
-    kids = []
-    for lines in pages:
-        ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
-        ops += ["(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-                + ") Tj T*" for line in lines]
-        stream = "\n".join([*ops, "ET"]).encode("latin-1")
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                       b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>"
-                       % len(objects))
-        kids.append(len(objects))
-    objects[1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)
-                  + b"] /Count %d >>" % len(kids))
-    return pdf_file(objects, info=4)
+    """A PDF with one page per list of lines; `page_labels` is an optional /PageLabels entry
+    for the catalog."""
+    return text_pdf(pages, b"<< /Title (Field Notes) /Author (P. Author) >>", page_labels)
 
 
 PAGE_1 = "Beekeepers harvest golden honey from wooden hives in late summer."
