@@ -188,6 +188,25 @@ def _max_seq_length(model_dir: Path) -> int:
     return 256
 
 
+def open_session(model_file: Path, tokenizer_file: Path, max_len: int,
+                 threads: int | None = None) -> tuple[Any, Any]:
+    """A padding, truncating fast tokenizer and a quiet CPU onnxruntime session: what the
+    encoder here and the reader (`rag.reader`) both run on."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_file))
+    tok.enable_truncation(max_length=max_len)
+    tok.enable_padding()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
+    return tok, session
+
+
 class OnnxEmbedder:
     """`Embedder` over an ONNX export of a BertModel: mean pooling, L2 normalisation.
 
@@ -218,22 +237,11 @@ class OnnxEmbedder:
         with self._lock:
             if self._session is not None:
                 return
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
             self.model_file = model_files(self.model_dir, self.backend, self.data_dir,
                                           self.recipe)
-            tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-            tok.enable_truncation(max_length=_max_seq_length(self.model_dir))
-            tok.enable_padding()
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            if self.threads:
-                opts.intra_op_num_threads = self.threads
-                opts.inter_op_num_threads = 1
-            self._tokenizer = tok
-            self._session = ort.InferenceSession(str(self.model_file), opts,
-                                                 providers=["CPUExecutionProvider"])
+            self._tokenizer, self._session = open_session(
+                self.model_file, self.model_dir / "tokenizer.json",
+                _max_seq_length(self.model_dir), self.threads)
 
     @property
     def dimension(self) -> int:

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from index.onnx_encoder import open_session
+
 BUNDLED_READER = "bundled"
 NO_READER = "off"
 READER_DIR = Path(__file__).resolve().parent / "reader_model"
@@ -73,17 +75,8 @@ class OnnxReader:
                 if not need.exists():
                     raise ReaderError(f"reader model incomplete: {need} is missing "
                                       "(train one with: python -m evals.train_reader)")
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
-            tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-            tok.enable_truncation(max_length=self.max_len)
-            tok.enable_padding()
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            self._tokenizer = tok
-            self._session = ort.InferenceSession(str(self.model_file), opts,
-                                                 providers=["CPUExecutionProvider"])
+            self._tokenizer, self._session = open_session(
+                self.model_file, self.folder / "tokenizer.json", self.max_len)
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Scores for (question, text) pairs, batched by length to waste little padding."""
