@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pipeline_helpers import tiny_pipeline
 
 from rag.pipeline import Pipeline
-from rag.settings import Settings
 from ui.chat import ChatApp
 from ui.feedback import FeedbackLog
 from ui.server import create_app
 
-TINY = Path(__file__).parent / "data" / "tiny"
 ALLOWED = "https://course.example.edu"
 ANSWER_KEYS = {"question", "answer", "abstained", "abstain_reason", "confidence", "citations",
                "passages",
@@ -31,9 +30,7 @@ CITATION_KEYS = {"n", "doc_id", "title", "author", "url", "date", "quote", "star
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """One tiny-corpus pipeline for the module (env ignored, its own data dir)."""
-    settings = Settings.load(env={}, model="hash", corpus=str(TINY),
-                             data_dir=str(tmp_path_factory.mktemp("rag-data")))
-    return Pipeline.open(settings, status=lambda _: None, progress=False)
+    return tiny_pipeline(tmp_path_factory.mktemp("rag-data"))
 
 
 @pytest.fixture(scope="module")

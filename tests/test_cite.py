@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pdf_helpers import text_pdf
+from pipeline_helpers import tiny_pipeline
 
 from corpus.document import Document
 from corpus.loaders import load_file
@@ -300,13 +301,9 @@ def test_the_card_carries_the_citation_and_the_export_links(lih: Document) -> No
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    from rag.pipeline import Pipeline
     from ui.server import create_app
 
-    tiny = Path(__file__).parent / "data" / "tiny"
-    s = Settings.load(env={}, model="hash", corpus=str(tiny),
-                      data_dir=str(tmp_path_factory.mktemp("rag-data")))
-    return TestClient(create_app(Pipeline.open(s, status=lambda _: None, progress=False)))
+    return TestClient(create_app(tiny_pipeline(tmp_path_factory.mktemp("rag-data"))))
 
 
 def test_export_route(client: TestClient) -> None:

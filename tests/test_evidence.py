@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from pipeline_helpers import tiny_pipeline
 
 from rag.evidence import answer_kind, gives, unknown_names, vocabulary
 from rag.pipeline import Pipeline
-from rag.settings import Settings
 
 VOCAB = vocabulary(["Lenin returned to Petrograd in April. Kamenev drafted the editorial.",
                     "The Brest treaty."])
@@ -66,10 +64,7 @@ def test_gives_rejects_an_unknown_kind() -> None:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    tiny = Path(__file__).parent / "data" / "tiny"
-    settings = Settings.load(env={}, model="hash", corpus=str(tiny), abstain_threshold=-1.0,
-                             data_dir=str(tmp_path_factory.mktemp("rag-data")))
-    return Pipeline.open(settings, status=lambda _: None, progress=False)
+    return tiny_pipeline(tmp_path_factory.mktemp("rag-data"), abstain_threshold=-1.0)
 
 
 def test_a_question_about_an_unknown_name_is_refused_with_the_reason(pipeline: Pipeline) -> None:

@@ -12,17 +12,16 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from pipeline_helpers import tiny_pipeline
 
 from evals.evalset import DEFAULT_EVAL_SET, DEFAULT_FOLLOWUPS, EvalSetError, load_eval_set
 from evals.followups import format_followups, run_followups
 from rag.followup import MAX_CHAIN, MAX_HISTORY, NO_HISTORY, Resolution, leans_on_earlier, resolve
 from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError, validate_history
-from rag.settings import Settings
 from ui.chat import ChatApp, earlier_questions
 from ui.render import render_answer
 from ui.server import create_app
 
-TINY = Path(__file__).parent / "data" / "tiny"
 HOLDOUT = DEFAULT_EVAL_SET.with_name("holdout.jsonl")
 
 FOLLOW_UPS = [
@@ -130,9 +129,7 @@ def test_history_is_validated_in_one_line() -> None:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    settings = Settings.load(env={}, model="hash", corpus=str(TINY),
-                             data_dir=str(tmp_path_factory.mktemp("rag-data")))
-    return Pipeline.open(settings, status=lambda _: None, progress=False)
+    return tiny_pipeline(tmp_path_factory.mktemp("rag-data"))
 
 
 @pytest.fixture(scope="module")
