@@ -28,6 +28,7 @@ import faiss
 import numpy as np
 
 from evals.beir_data import load_beir
+from evals.benchmark_metrics import ranking_metrics
 from index import ann
 from index.embedder import BUNDLED_MODEL, make_embedder
 from index.paths import default_data_dir
@@ -101,12 +102,10 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
 
 def ndcg10(found: np.ndarray, doc_ids: list[str], query_ids: list[str],
            qrels: dict[str, dict[str, int]]) -> float:
-    """nDCG@10 of the found rows (doc-level, SciFact test qrels)."""
-    from ranx import Qrels, Run, evaluate
-
-    run = {q: {doc_ids[r]: 10.0 - i for i, r in enumerate(rows) if 0 <= r < len(doc_ids)}
-           for q, rows in zip(query_ids, found, strict=True) if q in qrels}
-    return float(evaluate(Qrels({q: qrels[q] for q in run}), Run(run), "ndcg@10"))
+    """nDCG@10 of the found rows (doc-level, SciFact test qrels), as `rag eval --beir` scores."""
+    run = {q: [doc_ids[r] for r in rows if 0 <= r < len(doc_ids)]
+           for q, rows in zip(query_ids, found, strict=True)}
+    return ranking_metrics(qrels, run, ["ndcg@10"])["ndcg@10"]
 
 
 def bench(data: Path, sizes: list[int], cache: Path,

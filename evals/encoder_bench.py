@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from evals.beir_data import load_beir
+from evals.benchmark_metrics import ranking_metrics
 from index.embedder import BUNDLED_MODEL, Embedder, SentenceTransformerEmbedder, bundled_model_path
 from index.onnx_encoder import RECIPES, OnnxEmbedder
 
@@ -35,18 +37,10 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def ndcg_at_10(scores: np.ndarray, doc_ids: list[str], query_ids: list[str],
                qrels: dict[str, dict[str, int]]) -> float:
-    """Mean nDCG@10 over queries with judgements (graded gains, log2 discount)."""
-    out = []
-    for qi, q in enumerate(query_ids):
-        rel = qrels.get(q)
-        if not rel:
-            continue
-        top = np.argsort(-scores[qi])[:10]
-        dcg = sum(rel.get(doc_ids[j], 0) / math.log2(r + 2) for r, j in enumerate(top))
-        ideal = sorted(rel.values(), reverse=True)[:10]
-        idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
-        out.append(dcg / idcg if idcg else 0.0)
-    return float(np.mean(out))
+    """nDCG@10 of ranking every abstract by score, as `rag eval --beir` scores it (ranx)."""
+    top = np.argsort(-scores, axis=1)[:, :10]
+    run = {q: [doc_ids[j] for j in row] for q, row in zip(query_ids, top, strict=True)}
+    return ranking_metrics(qrels, run, ["ndcg@10"])["ndcg@10"]
 
 
 def embed_all(name: str, emb: Embedder, docs: list[str], claims: list[str]) -> dict[str, Any]:
@@ -87,11 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         corpus = _jsonl(args.folder / "corpus.jsonl")
-        queries = _jsonl(args.folder / "queries_test.jsonl")
-        qrels: dict[str, dict[str, int]] = {}
-        for line in (args.folder / "qrels" / "test.tsv").read_text().splitlines()[1:]:
-            q, d, s = line.split("\t")
-            qrels.setdefault(q, {})[d] = int(s)
+        scifact = load_beir(args.folder, "test")  # judged test claims and their qrels
     except (OSError, ValueError) as e:
         print(f"error: cannot read SciFact from {args.folder}: {e}", file=sys.stderr)
         return 2
@@ -99,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         corpus = corpus[:args.limit]
     doc_ids = [d["_id"] for d in corpus]
     docs = [f"{d['title']}. {d['text']}" for d in corpus]
-    queries = [q for q in queries if q["_id"] in qrels]
-    claims = [q["text"] for q in queries]
-    query_ids = [q["_id"] for q in queries]
+    qrels = scifact.qrels
+    query_ids = list(scifact.queries)
+    claims = [scifact.queries[q] for q in query_ids]
 
     path = bundled_model_path()
     backends: list[tuple[str, Embedder]] = [
