@@ -230,11 +230,11 @@ def measure_build(target: Target, embedder: Embedder, sample: int | None,
         warm()
     embedder.embed(["warm up the model before either clock starts"])
     say(f"bench: building a fresh index of {len(docs)} documents at {path}")
-    report = build_index(path, docs, embedder, s.model, s.index_settings(), s.public(),
+    report = build_index(path, docs, embedder, s.embedder_key, s.index_settings(), s.public(),
                          progress=False)
     texts, units = embedded_texts(docs, s)
     say(f"bench: encoding the same {len(texts) + len(units)} texts with the bare model")
-    raw = raw_encode_seconds(embedder, [texts, units])
+    raw = raw_encode_seconds(make_embedder(s.model), [texts, units])
     if sample is not None:
         shutil.rmtree(path.parent, ignore_errors=True)
     embedded = report.embedded + report.units_embedded
@@ -355,7 +355,11 @@ def measure_asks(pipelines: Mapping[str, TimedPipeline], questions: Sequence[str
         p.warm_up()
         p.ask(WARM_UP_QUESTION)  # first-use costs (vocabulary, BM25 load) are no question's
     raw_floor_ms(first, WARM_UP_QUESTION)
+    # The pipelines' own encoder (ONNX by default) beside the bare torch model of the floor.
+    own = getattr(first.embedder, "inner", first.embedder)
+    raw_floor_ms(first, WARM_UP_QUESTION, embedder=own)
     floor: list[float] = []
+    own_floor: list[float] = []
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in pipelines}
     # A new, seeded order for each question: whatever runs right after the reader is slowed
     # by its (ONNX Runtime's) threads still spinning, and that must fall on each measurement
@@ -367,11 +371,13 @@ def measure_asks(pipelines: Mapping[str, TimedPipeline], questions: Sequence[str
         for name in order:
             if name is None:
                 floor.append(raw_floor_ms(first, q))
+                own_floor.append(raw_floor_ms(first, q, embedder=own))
             else:
                 samples[name].append(pipelines[name].timed_ask(q))
         if progress and (n % 25 == 0 or n == len(questions)):
             print(f"bench: asked {n}/{len(questions)} questions", file=sys.stderr, flush=True)
-    out: dict[str, Any] = {"questions": len(questions), "floor": _summary(floor)}
+    out: dict[str, Any] = {"questions": len(questions), "floor": _summary(floor),
+                           "floor_own_encoder": _summary(own_floor)}
     out.update({name: summarise(s, floor) for name, s in samples.items()})
     return out
 
@@ -502,6 +508,9 @@ def rows(report: Mapping[str, Any]) -> Iterator[tuple[str, float, str]]:
     a = report["ask"]
     yield "raw floor (encode + FAISS) p50", a["floor"]["p50"], "ms"
     yield "raw floor (encode + FAISS) p95", a["floor"]["p95"], "ms"
+    if "floor_own_encoder" in a:
+        yield (f"floor with the {report['settings'].get('encoder_backend', '')} encoder p50",
+               a["floor_own_encoder"]["p50"], "ms")
     for config in ("reader_off", "reader_on"):
         if a.get(config) is None:
             continue

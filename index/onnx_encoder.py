@@ -96,8 +96,12 @@ def export_fp32(model_dir: Path, out: Path) -> Path:
         import torch
         from transformers import AutoModel
 
+        # Imported here: index.embedder imports this module.
+        from index.embedder import quiet_model_loading
+
         # Eager attention: the sdpa path builds its mask with ops the tracer handles worse.
-        bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+        with quiet_model_loading():
+            bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
 
         class _ByName(torch.nn.Module):
             # forward()'s positional order changed across transformers versions: pass names.

@@ -17,7 +17,7 @@ from corpus.collection import DEFAULT_CORPUS_DIR
 from corpus.loaders import slugify
 from index.chunking import SEGMENTATION_VERSION
 from index.embedder import BUNDLED_MODEL
-from index.onnx_encoder import BACKENDS as ENCODER_BACKENDS
+from index.onnx_encoder import BACKENDS
 from index.paths import default_data_dir
 from index.units import UNITS_VERSION
 
@@ -26,6 +26,9 @@ MODES = ("dense", "bm25", "hybrid")
 MAX_K = 50
 # The keys of rag.cite.STYLES (not imported: settings load without citeproc).
 CITATION_STYLES = ("chicago-author-date", "mla", "apa")
+# "auto": ONNX fp32 for the bundled model (the same vectors as torch, a question encoded about
+# 3x faster, and a `rag ask` that never imports torch), torch for any other model.
+ENCODER_BACKENDS = ("auto", *BACKENDS)
 
 
 class SettingsError(ValueError):
@@ -41,9 +44,10 @@ class Settings:
     index: str = ""
     model: str = BUNDLED_MODEL
     # What runs the embedder: "torch", or the bundled model exported to ONNX ("onnx-fp32",
-    # "onnx-int8"; index/onnx_encoder.py, figures in evals/BENCHMARKS.md). Its vectors differ
-    # a little, so a change rebuilds the index (see embedder_key).
-    encoder_backend: str = "torch"
+    # "onnx-int8"; index/onnx_encoder.py, figures in evals/BENCHMARKS.md), or "auto" (see
+    # ENCODER_BACKENDS). Vectors differ a little between backends, so a change rebuilds the
+    # index (see embedder_key).
+    encoder_backend: str = "auto"
     max_chars: int = 1000
     # Index each passage with its document's title and writer (see Passage.context).
     context_headers: str = "on"
@@ -115,7 +119,7 @@ class Settings:
         if self.encoder_backend not in ENCODER_BACKENDS:
             raise SettingsError(f"encoder_backend must be one of {', '.join(ENCODER_BACKENDS)}, "
                                 f"got {self.encoder_backend!r}")
-        if self.encoder_backend != "torch" and self.model != BUNDLED_MODEL:
+        if self.encoder_backend not in ("auto", "torch") and self.model != BUNDLED_MODEL:
             raise SettingsError(f"encoder_backend {self.encoder_backend} works with the bundled "
                                 f"model {BUNDLED_MODEL} only, not {self.model!r}")
         if self.ask_workers < 1 or self.ask_queue < 0:
@@ -141,13 +145,20 @@ class Settings:
         return self.data_path / "indexes" / name
 
     @property
+    def backend(self) -> str:
+        """The encoder backend that runs: `encoder_backend` with "auto" resolved."""
+        if self.encoder_backend != "auto":
+            return self.encoder_backend
+        return "onnx-fp32" if self.model == BUNDLED_MODEL else "torch"
+
+    @property
     def embedder_key(self) -> str:
         """The model as the index knows it: its name, plus "@backend" for a non-torch
         backend, so that the manifest and the vector-reuse keys tell the vectors apart (and
         a torch index stays exactly as it was)."""
-        if self.encoder_backend == "torch":
+        if self.backend == "torch":
             return self.model
-        return f"{self.model}@{self.encoder_backend}"
+        return f"{self.model}@{self.backend}"
 
     def index_settings(self) -> dict[str, Any]:
         """The settings that shape the stored index (a change means a rebuild)."""
@@ -157,8 +168,8 @@ class Settings:
     def public(self) -> dict[str, Any]:
         """Settings worth reporting with an answer or an eval (no local paths)."""
         return {"mode": self.mode, "k": self.k, "model": self.model,
-                "max_chars": self.max_chars, "context_headers": self.context_headers,
-                "rrf_k": self.rrf_k,
+                "encoder_backend": self.backend, "max_chars": self.max_chars,
+                "context_headers": self.context_headers, "rrf_k": self.rrf_k,
                 "max_quotes": self.max_quotes, "quote_margin": self.quote_margin,
                 "lexical_weight": self.lexical_weight, "rank_weight": self.rank_weight,
                 "abstain_threshold": self.abstain_threshold,

@@ -46,6 +46,7 @@ def _check_report(report: dict[str, Any]) -> None:
         _numbers(report, "build", key)
     _numbers(report, "ask", "floor", "p50")
     _numbers(report, "ask", "floor", "p95")
+    _numbers(report, "ask", "floor_own_encoder", "p50")
     for config in ("reader_off", "reader_on"):
         for stage in STAGES:
             for q in ("p50", "p95"):

@@ -121,7 +121,7 @@ def test_failed_export_leaves_nothing_and_says_one_line(tmp_path: Path,
 
 
 def test_backend_setting_is_validated() -> None:
-    assert Settings().encoder_backend == "torch"
+    assert Settings().encoder_backend == "auto"
     with pytest.raises(SettingsError, match="encoder_backend") as err:
         Settings(encoder_backend="onnx-int4")
     assert "\n" not in str(err.value)
@@ -130,8 +130,19 @@ def test_backend_setting_is_validated() -> None:
     assert Settings.load(env={"RAG_ENCODER_BACKEND": "onnx-int8"}).encoder_backend == "onnx-int8"
 
 
+def test_auto_backend_is_onnx_fp32_for_the_bundled_model_only() -> None:
+    assert Settings().backend == "onnx-fp32"
+    assert Settings().embedder_key == f"{BUNDLED_MODEL}@onnx-fp32"
+    assert Settings().public()["encoder_backend"] == "onnx-fp32"
+    # Other models have no ONNX export here: auto runs them with torch, and their key is bare.
+    assert Settings(model="hash").backend == "torch"
+    assert Settings(model="all-mpnet-base-v2").embedder_key == "all-mpnet-base-v2"
+    assert Settings(encoder_backend="torch").embedder_key == BUNDLED_MODEL
+
+
 def test_model_key_names_the_backend(tmp_path: Path) -> None:
-    assert Settings().embedder_key == BUNDLED_MODEL  # torch indexes are untouched
+    # torch indexes are untouched
+    assert Settings(encoder_backend="torch").embedder_key == BUNDLED_MODEL
     key = Settings(encoder_backend="onnx-int8").embedder_key
     assert key == f"{BUNDLED_MODEL}@onnx-int8"
     emb = make_embedder(key)
@@ -144,3 +155,31 @@ def test_model_key_names_the_backend(tmp_path: Path) -> None:
     assert staleness(tmp_path / "idx", docs, key, {"max_chars": 300}) is None
     assert "model" in (staleness(tmp_path / "idx", docs, BUNDLED_MODEL, {"max_chars": 300})
                        or "")
+
+
+@pytest.mark.slow
+def test_asking_with_the_default_backend_never_imports_torch(data_dir: Path,
+                                                             tiny_corpus: Path) -> None:
+    """The point of the ONNX default: a cold `rag ask` loads neither torch nor
+    sentence-transformers (seconds of start-up), once the index and the export exist."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    env.pop("RAG_ENCODER_BACKEND", None)
+    build = subprocess.run([sys.executable, "-c", "import sys; from ui.cli import main; "
+                            "sys.exit(main(sys.argv[1:]))", "build", "--corpus", str(tiny_corpus)],
+                           capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert build.returncode == 0, build.stderr[-500:]
+    child = ("import json, sys\n"
+             "from ui.cli import main\n"
+             "rc = main(['ask', 'How do bees communicate?', '--json', '--corpus', sys.argv[1]])\n"
+             "print(json.dumps({'rc': rc, 'loaded': sorted(m for m in ('torch', "
+             "'sentence_transformers', 'transformers') if m in sys.modules)}), "
+             "file=sys.stderr)\n")
+    ask = subprocess.run([sys.executable, "-c", child, str(tiny_corpus)], capture_output=True,
+                         text=True, env=env, timeout=600, check=False)
+    report = json.loads(ask.stderr.strip().splitlines()[-1])
+    assert report == {"rc": 0, "loaded": []}
+    assert json.loads(ask.stdout)["citations"], ask.stdout[:300]
