@@ -43,8 +43,9 @@ from corpus.document import Document
 from corpus.loaders import slugify
 from evals.beir_data import load_beir
 from evals.evalset import DEFAULT_EVAL_SET, load_eval_set
+from evals.langchain_side import ensure_venv, run_langchain
 from evals.runner import raw_floor_ms
-from index.embedder import Embedder, make_embedder
+from index.embedder import BUNDLED_MODEL, Embedder, bundled_model_path, make_embedder
 from index.store import build_index, chunk_documents, load_index, staleness
 from index.units import quote_units
 from rag.judge import Judge
@@ -465,8 +466,13 @@ def run_bench(args: argparse.Namespace, settings: Settings,
             if getattr(args, "no_build", False):
                 raise BenchError(f"no current bench index at {index_path}; run without "
                                  "--no-build to build it")
-            say(f"bench: building the full index at {index_path} (not timed)")
-            ensure_index(s, embedder, load_corpus(target.corpus), status=say, progress=True)
+            say(f"bench: building the full index at {index_path}")
+            full = ensure_index(s, embedder, load_corpus(target.corpus), status=say,
+                                progress=True)
+            if build is not None and full is not None:
+                # The sample's figures stand; the whole build's time is for the side-by-side.
+                build["full_build_seconds"] = full.seconds
+                build["full_build_passages"] = full.passages
     index = load_index(index_path)
     say(f"bench: asking {len(target.questions)} questions, reader off and on")
     pipelines = {"reader_off": TimedPipeline(s.replace(reader="off"), index, embedder)}
@@ -478,6 +484,10 @@ def run_bench(args: argparse.Namespace, settings: Settings,
     runs = getattr(args, "cold_runs", None) or COLD_RUNS
     say(f"bench: cold start, {runs} x `rag ask --json`")
     cold = cold_start(target, target.questions[0], runs, getattr(args, "config", None))
+    versus = None
+    if getattr(args, "langchain", None):
+        versus = langchain_side_by_side(args.langchain, index, target.questions, s, build,
+                                        ask, cold, say)
     return {
         "bench": target.name, "source": target.source,
         "corpus": {"documents": len(index.documents), "passages": len(index.passages),
@@ -486,11 +496,41 @@ def run_bench(args: argparse.Namespace, settings: Settings,
         "build": build,
         "ask": ask,
         "cold_start": cold,
+        "langchain": versus,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def langchain_side_by_side(python: str, index: Any, questions: Sequence[str],
+                           settings: Settings, build: Mapping[str, Any] | None,
+                           ask: Mapping[str, Any], cold: Mapping[str, Any],
+                           say: Callable[[str], None]) -> dict[str, Any]:
+    """LangChain's FAISS store built on this index's passages (the text the dense retriever
+    embeds) with the same model, asked the same questions; and each figure of ours over
+    LangChain's, so that >1 means LangChain takes longer. Our build embeds every sentence
+    too, LangChain's only the passages."""
+    if settings.model != BUNDLED_MODEL:
+        raise BenchError("--langchain compares the bundled model only")
+    exe = ensure_venv() if python == "auto" else Path(python)
+    texts = [p.retrieval_text for p in index.passages]
+    say(f"bench: LangChain FAISS store on the same {len(texts)} passages")
+    lc = run_langchain(exe, bundled_model_path(), texts, questions, k=settings.k)
+    lc = {k: v for k, v in lc.items() if k not in ("search_ms", "hits")}
+    ours_build = None
+    if build is not None:
+        ours_build = build.get("full_build_seconds") or (
+            None if build["sampled"] else build["seconds"])
+    speedup: dict[str, float | None] = {
+        "build": lc["build_s"] / ours_build if ours_build else None,
+        "cold_start": (lc.get("cold_start_from_spawn_s") or lc["cold_start_s"])
+        / cold["seconds_median"]}
+    for config in ("reader_off", "reader_on"):
+        mine = ask.get(config)
+        speedup[f"ask_{config}"] = lc["search_p50_ms"] / mine["total"]["p50"] if mine else None
+    return {**lc, "ours_build_seconds": ours_build, "langchain_over_ours": speedup}
 
 
 def rows(report: Mapping[str, Any]) -> Iterator[tuple[str, float, str]]:
@@ -526,6 +566,16 @@ def rows(report: Mapping[str, Any]) -> Iterator[tuple[str, float, str]]:
     yield f"cold start `rag ask --json` (median of {c['runs']})", c["seconds_median"], "s"
     yield "cold start peak RSS (child)", c["child_peak_rss_mb"], "MiB"
     yield "bench process peak RSS", report["peak_rss_mb"], "MiB"
+    lc = report.get("langchain")
+    if lc:
+        yield "LangChain FAISS: build (passages only)", lc["build_s"], "s"
+        if lc["ours_build_seconds"]:
+            yield "ours: build (passages and sentences)", lc["ours_build_seconds"], "s"
+        yield "LangChain FAISS: similarity_search p50", lc["search_p50_ms"], "ms"
+        yield "LangChain FAISS: cold start to first answer", lc["cold_start_s"], "s"
+        for what, ratio in lc["langchain_over_ours"].items():
+            if ratio is not None:
+                yield f"LangChain / ours: {what.replace('_', ' ')}", ratio, "x"
 
 
 def format_table(report: Mapping[str, Any]) -> str:

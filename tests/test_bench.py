@@ -5,6 +5,7 @@ figure is there and is a number."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,17 @@ from corpus.collection import load_corpus
 from corpus.document import Document
 from corpus.loaders import normalise_text
 from evals.bench import (
+    BenchError,
     Stopwatch,
     TimedPipeline,
     TimedRetriever,
     format_table,
+    langchain_side_by_side,
     rows,
     summarise,
     write_readings,
 )
+from rag.settings import Settings
 from ui.cli import main
 
 
@@ -227,3 +231,34 @@ def test_written_readings_load_back_with_the_same_text_and_title(
         # document's own text as any reading's is normalised.
         assert back.text == normalise_text(d.text)
         assert back.title == " ".join(d.title.split())
+
+
+def test_langchain_side_by_side_divides_langchains_figures_by_ours(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    canned = {"load_s": 1.0, "build_s": 30.0, "texts_per_s": 2.0, "search_ms": [8.0],
+              "search_p50_ms": 8.0, "search_p95_ms": 9.0, "cold_start_s": 9.0,
+              "cold_start_from_spawn_s": 10.0, "peak_rss_mib": 700.0, "versions": {},
+              "hits": [[0]]}
+    python = tmp_path / "python"
+    seen = tmp_path / "spec.json"
+    python.write_text(f"#!{sys.executable}\nimport json, shutil, sys\n"
+                      f"shutil.copy(sys.argv[-1], {str(seen)!r})\n"
+                      f"print(json.dumps({canned!r}))\n", encoding="utf-8")
+    python.chmod(0o755)
+    passages = [SimpleNamespace(retrieval_text=t) for t in ("Title\n\nOne.", "Title\n\nTwo.")]
+    ask = {"reader_off": {"total": {"p50": 4.0}}, "reader_on": {"total": {"p50": 80.0}}}
+    build = {"sampled": True, "seconds": 1.0, "full_build_seconds": 60.0}
+    out = langchain_side_by_side(str(python), SimpleNamespace(passages=passages), ["Why?"],
+                                 Settings(), build, ask, {"seconds_median": 2.0},
+                                 lambda _m: None)
+    spec = json.loads(seen.read_text(encoding="utf-8"))
+    assert spec["texts"] == ["Title\n\nOne.", "Title\n\nTwo."] and spec["questions"] == ["Why?"]
+    assert "search_ms" not in out and "hits" not in out  # per-question lists stay out
+    assert out["ours_build_seconds"] == 60.0  # the whole build, not the timed sample
+    assert out["langchain_over_ours"] == {"build": 0.5, "cold_start": 5.0,
+                                          "ask_reader_off": 2.0, "ask_reader_on": 0.1}
+    with pytest.raises(BenchError, match="bundled"):
+        langchain_side_by_side(str(python), SimpleNamespace(passages=passages), ["Why?"],
+                               Settings(model="hash"), None, ask, {"seconds_median": 2.0},
+                               lambda _m: None)

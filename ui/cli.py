@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the build timing; the bench index must exist already")
     p.add_argument("--cold-runs", type=int, metavar="N",
                    help="cold starts to time (default 3; the median is reported)")
+    p.add_argument("--langchain", nargs="?", const="auto", metavar="PYTHON",
+                   help="also build and query LangChain's FAISS store on the same passages, "
+                        "run by this python (default: .venv-langchain, made if missing)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", help="also write the JSON report to this file")
     p.add_argument("--model", help="sentence-transformers model name or path")
@@ -206,13 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from corpus.collection import CorpusError
+    from evals.langchain_side import LangChainUnavailable
     from index.mpnet import ModelAssemblyError
+    from index.onnx_encoder import OnnxExportError
     from index.store import IndexError_
     from rag.reader import ReaderError
     from rag.settings import SettingsError
 
-    return (CliError, CorpusError, IndexError_, ModelAssemblyError, ReaderError, SettingsError,
-            ValueError, OSError)
+    return (CliError, CorpusError, IndexError_, LangChainUnavailable, ModelAssemblyError,
+            OnnxExportError, ReaderError, SettingsError, ValueError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
