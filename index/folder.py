@@ -202,10 +202,23 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+# Files whose sha256 this process has checked, by what `os.stat` said of them then. A start
+# checks the index (`check_intact`) and then loads it: without this, every byte of a large
+# index is hashed twice before the first question. Files are only ever replaced by a rename
+# (a new inode), never rewritten in place, so an unchanged stat means unchanged bytes.
+_VERIFIED: dict[tuple[str, int, int, int], str] = {}
+
+
+def _stat_key(file: Path) -> tuple[str, int, int, int]:
+    st = file.stat()
+    return str(file.resolve()), st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def file_bytes(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
     """A data file's bytes, checked against the size and sha256 in the manifest (indexes
     written before those were recorded are only parsed)."""
     try:
+        key = _stat_key(path / name)
         data = (path / name).read_bytes()
     except FileNotFoundError:
         raise IndexDamaged(path, name, "missing") from None
@@ -218,8 +231,11 @@ def file_bytes(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
         if len(data) != record.get("bytes"):
             raise IndexDamaged(path, name, f"{len(data)} bytes, the manifest says "
                                            f"{record.get('bytes')}")
-        if hashlib.sha256(data).hexdigest() != record.get("sha256"):
-            raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
+        expected = record.get("sha256")
+        if _VERIFIED.get(key) != expected or key[2] != len(data):
+            if hashlib.sha256(data).hexdigest() != expected:
+                raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
+            _VERIFIED[key] = str(expected)
     return data
 
 

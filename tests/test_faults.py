@@ -706,3 +706,27 @@ def test_each_vote_is_one_line_that_reads_back(rows: list[tuple[str, str, str]])
         # As JSON reads them: a high and a low surrogate escaped side by side read back as
         # the one character they encode.
         assert _votes(log.path) == json.loads(json.dumps(written))
+
+
+def test_a_start_hashes_each_file_once_and_still_sees_later_damage(
+        idx: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check_intact` then `load_index` (what every start does) hash each file once; a file
+    damaged in place afterwards is hashed again and named."""
+    from index import folder
+
+    hashed: list[int] = []
+    real = folder.hashlib.sha256
+
+    def counting(data: bytes = b"") -> Any:
+        hashed.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(folder.hashlib, "sha256", counting)
+    check_intact(idx)
+    first = len(hashed)
+    assert first >= len(DATA_FILES)
+    load_index(idx)
+    assert len(hashed) == first
+    _damage(idx / UNITS, "corrupted")
+    with pytest.raises(IndexDamaged, match=UNITS):
+        load_index(idx)
