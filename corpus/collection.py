@@ -46,6 +46,13 @@ def corpus_hash(documents: Sequence[Document]) -> str:
     return h.hexdigest()
 
 
+def reading_files(root: Path) -> list[Path]:
+    """Every file under `root` that may be a reading, in name order: hidden files and
+    folders (.git, editor swap files) are not."""
+    return sorted(p for p in root.rglob("*") if p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
 def load_corpus(directory: Path | str) -> Corpus:
     """Read every supported file under `directory` (recursively, in name order)."""
     root = Path(directory)
@@ -56,10 +63,8 @@ def load_corpus(directory: Path | str) -> Corpus:
     docs: list[Document] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in reading_files(root):
         rel = str(path.relative_to(root))
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # hidden files and folders (.git, editor swap files) are not readings
         if path.suffix.lower() not in SUFFIXES:
             if path.name.lower() not in ("readme", "license"):
                 skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
-from index.lock import build_lock
+from index.lock import build_lock, is_locked
 
 if TYPE_CHECKING:
     from corpus.document import Document
@@ -37,6 +37,8 @@ DATA_FILES = (VECTORS, UNITS, PASSAGES, DOCUMENTS)
 # manifest under this key. An index written before they existed simply lacks them.
 EXTRA_KEY = "extra_files"
 LEXICAL_PREFIX = "bm25."
+# The manifest key of the corpus folder's stat digest (`corpus.fingerprint`).
+CORPUS_STAT = "corpus_stat"
 
 
 class IndexError_(Exception):
@@ -237,6 +239,28 @@ def file_bytes(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
                 raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
             _VERIFIED[key] = str(expected)
     return data
+
+
+def record_corpus_stat(path: Path, corpus_stat: str) -> bool:
+    """Note in the manifest that the index is current for a corpus folder with this stat
+    digest (after a full check found its texts unchanged: files touched, or copied), so that
+    the next start need not read the folder again. Only the manifest is rewritten, under the
+    build lock and by a rename; best effort: a read-only index simply stays on the slow path."""
+    if is_locked(path):  # a build is running: it will write its own; never wait for it
+        return False
+    try:
+        with build_lock(path):
+            manifest = read_manifest(path)
+            if manifest.get(CORPUS_STAT) == corpus_stat:
+                return True
+            tmp = path / f".{MANIFEST}.tmp-{os.getpid()}"
+            tmp.write_text(json.dumps({**manifest, CORPUS_STAT: corpus_stat}, indent=2,
+                                      ensure_ascii=False), encoding="utf-8")
+            _fsync(tmp)
+            tmp.replace(path / MANIFEST)
+            return True
+    except (OSError, IndexError_):
+        return False
 
 
 def check_intact(path: Path) -> None:

@@ -29,6 +29,7 @@ from index import ann, checkpoint, folder, lexical
 from index.chunking import chunk_text
 from index.embedder import Embedder
 from index.folder import (  # noqa: F401  (re-exported: the index's names)
+    CORPUS_STAT,
     DATA_FILES,
     DOCUMENTS,
     MANIFEST,
@@ -39,6 +40,7 @@ from index.folder import (  # noqa: F401  (re-exported: the index's names)
     IndexError_,
     IndexWriteError,
     check_intact,
+    record_corpus_stat,
 )
 from index.lock import build_lock
 from index.passage import Passage
@@ -136,9 +138,7 @@ def chunk_documents(documents: Sequence[Document], max_chars: int,
     return out
 
 
-def staleness(path: Path, documents: Sequence[Document], model: str,
-              index_settings: dict[str, Any]) -> str | None:
-    """Why the index at `path` cannot serve these documents and settings (None if it can)."""
+def _manifest_or_reason(path: Path) -> dict[str, Any] | str:
     manifest_path = path / MANIFEST
     if not manifest_path.exists():
         return f"no index at {path}"
@@ -148,12 +148,38 @@ def staleness(path: Path, documents: Sequence[Document], model: str,
         return f"index manifest at {path} is unreadable"
     if not isinstance(manifest, dict):
         return f"index manifest at {path} is unreadable"
+    return manifest
+
+
+def _settings_staleness(manifest: dict[str, Any], model: str,
+                        index_settings: dict[str, Any]) -> str | None:
     if manifest.get("format_version") != FORMAT_VERSION:
         return "index was written by another version of this tool"
     if manifest.get("model") != model:
         return f"index was built with model {manifest.get('model')!r}, settings ask for {model!r}"
     if manifest.get("index_settings") != index_settings:
         return "chunking settings changed since the index was built"
+    return None
+
+
+def current_by_stat(path: Path, corpus_stat: str, model: str,
+                    index_settings: dict[str, Any]) -> bool:
+    """True if the index at `path` was built (or last found current) from a folder with this
+    `corpus.fingerprint.folder_stat`, with this model and these settings: then it is current
+    without reading a single reading. False means "read the folder and compare"."""
+    manifest = _manifest_or_reason(path)
+    return (isinstance(manifest, dict) and manifest.get(CORPUS_STAT) == corpus_stat
+            and _settings_staleness(manifest, model, index_settings) is None)
+
+
+def staleness(path: Path, documents: Sequence[Document], model: str,
+              index_settings: dict[str, Any]) -> str | None:
+    """Why the index at `path` cannot serve these documents and settings (None if it can)."""
+    manifest = _manifest_or_reason(path)
+    if isinstance(manifest, str):
+        return manifest
+    if (reason := _settings_staleness(manifest, model, index_settings)) is not None:
+        return reason
     if manifest.get("corpus_hash") != corpus_hash(documents):
         old = manifest.get("documents", {})
         new = {d.id: d.content_hash for d in documents}
@@ -172,8 +198,11 @@ def _say(msg: str) -> None:
 def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, model: str,
                 index_settings: dict[str, Any], settings: dict[str, Any] | None = None,
                 progress: bool = True,
-                on_wait: Callable[[str], None] | None = None) -> BuildReport:
+                on_wait: Callable[[str], None] | None = None,
+                corpus_stat: str | None = None) -> BuildReport:
     """Chunk, embed and write an index to `path`, reusing vectors of unchanged passages.
+    `corpus_stat` (`corpus.fingerprint.folder_stat` of the folder the documents came from,
+    taken before they were read) lets a later start skip reading the folder (`current_by_stat`).
 
     Builds of one index run one at a time (`index.lock`); a second waits, telling `on_wait`
     (stderr when `progress` is on), then reuses the first one's vectors."""
@@ -187,12 +216,13 @@ def build_index(path: Path, documents: Sequence[Document], embedder: Embedder, m
         folder.restore_previous(path)
         folder.sweep_leftovers(path)
         return _build_locked(path, documents, passages, embedder, model, index_settings,
-                             settings, progress, t0)
+                             settings, progress, t0, corpus_stat)
 
 
 def _build_locked(path: Path, documents: Sequence[Document], passages: list[Passage],
                   embedder: Embedder, model: str, index_settings: dict[str, Any],
-                  settings: dict[str, Any] | None, progress: bool, t0: float) -> BuildReport:
+                  settings: dict[str, Any] | None, progress: bool, t0: float,
+                  corpus_stat: str | None = None) -> BuildReport:
     # Vectors are keyed by (model, passage text): a document whose text did not change
     # yields the same passages and so the same keys, and is not embedded again.
     reuse: dict[str, np.ndarray] = {}
@@ -248,6 +278,8 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     manifest["unit_count"] = int(units.shape[0])
+    if corpus_stat:
+        manifest[CORPUS_STAT] = corpus_stat
     # Tokenising and scoring the corpus for BM25 is done here once, not on every start.
     bm25 = lexical.build([p.retrieval_text for p in passages])
     folder.write_atomically(path, manifest, documents, passages, vectors, units,

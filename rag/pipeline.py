@@ -8,13 +8,24 @@ import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from corpus.collection import Corpus, load_corpus
 from corpus.document import Document
+from corpus.fingerprint import folder_stat
 from index.embedder import Embedder, MemoEmbedder, make_embedder
-from index.store import BuildReport, Index, build_index, check_intact, load_index, staleness
+from index.store import (
+    BuildReport,
+    Index,
+    build_index,
+    check_intact,
+    current_by_stat,
+    load_index,
+    record_corpus_stat,
+    staleness,
+)
 from rag.combiner import load_combiner
 from rag.evidence import answer_kind, gives, unknown_names, vocabulary
 from rag.followup import MAX_HISTORY, resolve
@@ -67,22 +78,31 @@ def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None =
                  force: bool = False) -> BuildReport | None:
     """Build the index if it is missing or stale (saying why in one line); None if current.
     A damaged index raises `IndexDamaged` unless `force` asks for a rebuild."""
-    corpus = corpus or load_corpus(settings.corpus)
     path = settings.index_path
+    # Taken before any file is read: a reading changed while the folder is read then shows
+    # up as a change at the next start, never as a stale index taken for a current one.
+    stat = folder_stat(settings.corpus) if Path(settings.corpus).is_dir() else None
     if not force:
         # A damaged index stops every command with one line naming the file, rather than
         # being rebuilt unasked: damage can mean a failing or full disk, which a silent
         # rebuild would hide. `rag build --force` repairs it.
         check_intact(path)
+        if stat and current_by_stat(path, stat, settings.embedder_key,
+                                    settings.index_settings()):
+            return None  # no reading changed on disk: nothing to parse
+    corpus = corpus or load_corpus(settings.corpus)
     reason = staleness(path, corpus.documents, settings.embedder_key, settings.index_settings())
     if reason is None and not force:
+        if stat:
+            record_corpus_stat(path, stat)
         return None
     if reason is not None and (path / "manifest.json").exists():
         status(f"Index is stale: {reason}. Rebuilding.")
     elif reason is not None:
         status(f"Building the index at {path}.")
     return build_index(path, corpus.documents, embedder, settings.embedder_key,
-                       settings.index_settings(), settings.public(), progress=progress)
+                       settings.index_settings(), settings.public(), progress=progress,
+                       corpus_stat=stat)
 
 
 def make_judge(settings: Settings) -> Judge | None:
