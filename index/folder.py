@@ -37,6 +37,8 @@ DATA_FILES = (VECTORS, UNITS, PASSAGES, DOCUMENTS)
 # manifest under this key. An index written before they existed simply lacks them.
 EXTRA_KEY = "extra_files"
 LEXICAL_PREFIX = "bm25."
+# The start row of each passage's quotable units in `UNITS`, an optional file (see EXTRA_KEY).
+UNIT_ROWS = "unit_rows.npy"
 # The manifest key of the corpus folder's stat digest (`corpus.fingerprint`).
 CORPUS_STAT = "corpus_stat"
 

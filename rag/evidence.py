@@ -16,7 +16,9 @@ import difflib
 import re
 from collections.abc import Iterable
 
-_WORD = re.compile(r"[^\W\d_]+")
+from index.lexicon import WORD, words_of
+
+_WORD = WORD
 # A word written with a capital inside the question: a name, a title, a place.
 _CAPITALISED = re.compile(r"(?<=\s)[\"“‘'(]*([A-Z][^\s\"”’'?!.,;:()]*)")
 _POSSESSIVE = re.compile(r"[’']s?$")
@@ -47,10 +49,7 @@ _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
 
 def vocabulary(texts: Iterable[str]) -> frozenset[str]:
     """Every word (letters only, lower-cased) of the readings, their titles and authors."""
-    words: set[str] = set()
-    for text in texts:
-        words.update(_WORD.findall(text.lower()))
-    return frozenset(words)
+    return words_of(texts)
 
 
 def _known(word: str, vocab: frozenset[str]) -> bool:

@@ -16,6 +16,7 @@ from corpus.collection import Corpus, load_corpus
 from corpus.document import Document
 from corpus.fingerprint import folder_stat
 from index.embedder import Embedder, MemoEmbedder, make_embedder
+from index.lexicon import document_words
 from index.store import (
     BuildReport,
     Index,
@@ -27,7 +28,7 @@ from index.store import (
     staleness,
 )
 from rag.combiner import load_combiner
-from rag.evidence import answer_kind, gives, unknown_names, vocabulary
+from rag.evidence import answer_kind, gives, unknown_names
 from rag.followup import MAX_HISTORY, resolve
 from rag.judge import Judge
 from rag.quoting import Candidate, make_citations, pick_quotes, score_candidates
@@ -138,13 +139,12 @@ class Pipeline:
 
     @functools.cached_property
     def vocabulary(self) -> frozenset[str]:
-        """Every word of the readings and of who wrote them, for the name check. Built on
-        first use: benchmark runs make many pipelines over one index and may never need it
-        (a race between threads only computes it twice)."""
-        return vocabulary(
-            t for d in self.index.documents.values()
-            for t in (d.text, d.title, d.author or "", d.publisher or "",
-                      *(a.author for a in d.attributions)))
+        """Every word of the readings and of who wrote them, for the name check: stored with
+        the index, or (an index written before it was) built on first use (a race between
+        threads only computes it twice)."""
+        if self.index.words is not None:
+            return self.index.words
+        return document_words(self.index.documents.values())
 
     @property
     def documents(self) -> dict[str, Document]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +17,8 @@ from corpus.document import Document
 from index.embedder import HashingEmbedder, make_embedder
 from index.store import (
     MANIFEST,
+    UNIT_ROWS,
+    IndexDamaged,
     IndexError_,
     build_index,
     chunk_documents,
@@ -98,9 +102,11 @@ def test_manifest_keys(tmp_path: Path, docs: list[Document]) -> None:
     assert "faiss-cpu" in manifest["library_versions"]
     assert manifest["built_at"][:2] == "20"
     assert sorted(p.name for p in path.iterdir() if not p.name.startswith("bm25.")) == [
-        "documents.jsonl", "manifest.json", "passages.jsonl", "units.npy", "vectors.faiss"]
+        "documents.jsonl", "manifest.json", "passages.jsonl", "unit_rows.npy", "units.npy",
+        "vectors.faiss", "words.json"]
     assert sorted(manifest["extra_files"]) == sorted(
-        p.name for p in path.iterdir() if p.name.startswith("bm25."))
+        p.name for p in path.iterdir()
+        if p.name.startswith("bm25.") or p.name in (UNIT_ROWS, "words.json"))
 
 
 def test_second_build_embeds_nothing(tmp_path: Path, docs: list[Document]) -> None:
@@ -250,3 +256,78 @@ def test_no_passage_mixes_author_and_commenter(tmp_path: Path, docs: list[Docume
     comment = next(p for p in bees if p.text.startswith("Comment:"))
     assert "reader comment by Jo Reader" in comment.context
     assert all("Jo Reader" not in p.context for p in bees if p is not comment)
+
+
+def test_stored_unit_rows_are_the_unit_rules_own(tmp_path: Path, docs: list[Document],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start reads where each passage's units begin instead of running the unit rules over
+    every passage; an index without the file (written before it existed) works them out."""
+    from index import store
+    from index.units import unit_offsets
+
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    expected = unit_offsets(load_index(path).passages)
+    with monkeypatch.context() as m:
+        m.setattr(store, "unit_offsets", lambda _p: pytest.fail("unit rules run on load"))
+        assert load_index(path).unit_rows == expected
+
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["extra_files"].remove(UNIT_ROWS)
+    del manifest["files"][UNIT_ROWS]
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (path / UNIT_ROWS).unlink()
+    assert load_index(path).unit_rows == expected
+
+
+def test_unit_rows_that_do_not_fit_are_damage(tmp_path: Path, docs: list[Document]) -> None:
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    rows = np.load(path / UNIT_ROWS)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    for bad in (rows[:-1], rows[::-1].copy(), rows + 1):
+        buf = io.BytesIO()
+        np.save(buf, bad, allow_pickle=False)
+        (path / UNIT_ROWS).write_bytes(buf.getvalue())
+        manifest["files"][UNIT_ROWS] = {"bytes": len(buf.getvalue()),
+                                        "sha256": hashlib.sha256(buf.getvalue()).hexdigest()}
+        (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        with pytest.raises(IndexDamaged, match=UNIT_ROWS):
+            load_index(path)
+
+
+def test_the_corpus_words_are_stored_and_used(tmp_path: Path, docs: list[Document],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name check's vocabulary comes with the index; an index without it (written
+    before it was stored) is still served, the words found on first use."""
+    from index.lexicon import WORDS, document_words
+    from rag import pipeline
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    index = load_index(path)
+    assert index.words == document_words(docs) and "bees" in index.words
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "document_words", lambda _d: pytest.fail("words found again"))
+        assert Pipeline(Settings(model="hash"), index, make_embedder("hash")).vocabulary \
+            == index.words
+
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["extra_files"].remove(WORDS)
+    del manifest["files"][WORDS]
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (path / WORDS).unlink()
+    old = load_index(path)
+    assert old.words is None
+    assert Pipeline(Settings(model="hash"), old, make_embedder("hash")).vocabulary \
+        == document_words(docs)
+
+    (path / WORDS).write_text('{"not": "a list"}', encoding="utf-8")
+    manifest["extra_files"].append(WORDS)
+    manifest["files"][WORDS] = {"bytes": (path / WORDS).stat().st_size,
+                                "sha256": hashlib.sha256((path / WORDS).read_bytes()).hexdigest()}
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexDamaged, match=WORDS):
+        load_index(path)

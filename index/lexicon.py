@@ -1,0 +1,49 @@
+"""The words of a corpus: every run of letters, lower-cased, in the documents' texts, titles,
+writers, publishers and commenters; what the name check (`rag.evidence.unknown_names`) looks
+a question's names up in.
+
+Made at build time and stored in the index folder (`words.json`), because finding them again
+means a regex over every text on every start: 0.35 s of a 2.5 s start at 10k passages."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from corpus.document import Document
+
+WORDS = "words.json"
+# A word: a run of letters (no digits, no underscore), in any script.
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def words_of(texts: Iterable[str]) -> frozenset[str]:
+    """Every word (letters only, lower-cased) of the texts."""
+    words: set[str] = set()
+    for text in texts:
+        words.update(WORD.findall(text.lower()))
+    return frozenset(words)
+
+
+def document_words(documents: Iterable[Document]) -> frozenset[str]:
+    """Every word of the documents and of who wrote, published or commented on them."""
+    return words_of(t for d in documents
+                    for t in (d.text, d.title, d.author or "", d.publisher or "",
+                              *(a.author for a in d.attributions)))
+
+
+def save(words: frozenset[str], folder: Path) -> list[str]:
+    """Write the words into `folder`; returns the file's name."""
+    (folder / WORDS).write_text(json.dumps(sorted(words), ensure_ascii=False),
+                                encoding="utf-8")
+    return [WORDS]
+
+
+def parse(data: bytes) -> frozenset[str]:
+    """The words of a `words.json`; ValueError if it is not a list of strings."""
+    words = json.loads(data.decode("utf-8"))
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ValueError("not a list of words")
+    return frozenset(words)
