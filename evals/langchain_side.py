@@ -4,14 +4,17 @@ built and queried with the same bundled all-MiniLM-L6-v2 on the same passages.
 LangChain lives in its own virtualenv (`.venv-langchain`), never in the project's: it is
 not a dependency, and langchain-huggingface may want versions that clash with ours. So
 `ensure_venv` makes that venv (CPU torch pinned, as `.ci/setup` does for `.venv`), and
-`run_langchain` runs `evals/langchain_child.py` under its python and reads back one JSON
-object. Any failure is a `LangChainUnavailable` with a one-line message, never a traceback.
+`run_langchain` runs `evals/langchain_child.py` under its python: once to build, search
+and save the store, then `COLD_RUNS` times to load the saved store and answer one question,
+which is the cold start a LangChain app pays on restart. Any failure is a
+`LangChainUnavailable` with a one-line message, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,9 +31,16 @@ PACKAGES = ("langchain-community", "langchain-huggingface", "faiss-cpu", "senten
 # What the child needs to import; a venv missing any of these is (re)installed.
 MODULES = ("langchain_community", "langchain_huggingface", "langchain_core", "faiss",
            "sentence_transformers", "torch")
-# Keys every child result has; a result without them is treated as a failed run.
-RESULT_KEYS = ("load_s", "build_s", "texts_per_s", "search_ms", "search_p50_ms",
-               "search_p95_ms", "cold_start_s", "peak_rss_mib", "versions")
+# Keys the build run's result has; one without them is treated as a failed run.
+BUILD_KEYS = ("load_s", "build_s", "texts_per_s", "search_ms", "search_p50_ms",
+              "search_p95_ms", "build_run_to_first_answer_s", "save_s", "store_mb",
+              "peak_rss_mib", "versions")
+# Keys each cold run's result has.
+COLD_KEYS = ("cold_start_s", "cold_start_from_spawn_s", "peak_rss_mib")
+# Keys every result of `run_langchain` has: the build run's and the cold runs' summary.
+RESULT_KEYS = (*BUILD_KEYS, "cold_start_s", "cold_start_from_spawn_s", "cold_start_runs")
+# Cold starts are noisy on shared cores: the median of a few, as our own cold start does.
+COLD_RUNS = 3
 # Embedding a few thousand passages on two shared cores takes minutes, not hours.
 DEFAULT_TIMEOUT = 1800.0
 
@@ -158,9 +168,12 @@ def ensure_venv(path: Path = DEFAULT_VENV) -> Path:
 def run_langchain(python: Path, model_dir: str, texts: Sequence[str],
                   questions: Sequence[str], k: int = 5, threads: int = 2,
                   timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """Build LangChain's FAISS store over `texts` with the model folder `model_dir` and time
-    `similarity_search` on each question, in a child process under `python` (the LangChain
-    venv's). Returns the child's JSON object (see `langchain_child.py` for its keys)."""
+    """Build LangChain's FAISS store over `texts` with the model folder `model_dir`, time
+    `similarity_search` on each question and save the store, in a child process under
+    `python` (the LangChain venv's); then time `COLD_RUNS` fresh children that load the
+    saved store and answer the first question. Returns the build run's JSON object (see
+    `langchain_child.py`) with `cold_start_s` and `cold_start_from_spawn_s` set to the cold
+    runs' medians and every cold run under `cold_start_runs`. `timeout` covers all runs."""
     if not texts or not questions:
         raise LangChainUnavailable("the LangChain side needs at least one text and one question")
     if k < 1 or threads < 1:
@@ -169,42 +182,71 @@ def run_langchain(python: Path, model_dir: str, texts: Sequence[str],
     # absolute, not resolved: the child runs elsewhere, and a venv's python is a symlink
     # whose target would not know the venv.
     python = Path(python).absolute()
-    payload = {"model": str(model_dir), "texts": list(texts), "questions": list(questions),
-               "k": k, "threads": threads}
+    deadline = time.monotonic() + timeout
+    # The saved store lives in this folder too, so it goes whatever happens.
+    with tempfile.TemporaryDirectory(prefix="rag-langchain-") as tmp:
+        store = str(Path(tmp) / "store")
+        common = {"model": str(model_dir), "store": store, "k": k, "threads": threads}
+        result = _parse(_child(python, tmp, {**common, "mode": "build", "texts": list(texts),
+                                             "questions": list(questions)},
+                               threads, deadline, timeout), BUILD_KEYS)
+        # Only the question a restarted app answers first; the texts are in the store now.
+        runs = [_parse(_child(python, tmp, {**common, "mode": "cold",
+                                            "questions": [questions[0]]},
+                              threads, deadline, timeout), COLD_KEYS, "cold run")
+                for _ in range(COLD_RUNS)]
+    result["cold_start_runs"] = runs
+    result["cold_start_s"] = _median([r["cold_start_s"] for r in runs])
+    result["cold_start_from_spawn_s"] = _median([r["cold_start_from_spawn_s"] for r in runs])
+    result["cold_start_peak_rss_mib"] = _median([r["peak_rss_mib"] for r in runs])
+    return result
+
+
+def _median(values: Sequence[Any]) -> float | None:
+    numbers = [float(v) for v in values if isinstance(v, int | float)]
+    return round(statistics.median(numbers), 3) if numbers else None
+
+
+def _child(python: Path, tmp: str, payload: dict[str, Any], threads: int, deadline: float,
+           timeout: float) -> str:
+    """One child run on `payload`; its stdout, or one line saying why it failed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise LangChainUnavailable(f"the LangChain child ran past {timeout:.0f} s")
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    with tempfile.TemporaryDirectory(prefix="rag-langchain-") as tmp:
-        inp = Path(tmp) / "input.json"
-        inp.write_text(json.dumps(payload), encoding="utf-8")
-        # The spawn time lets the child count interpreter start-up in its cold start.
-        env["RAG_LANGCHAIN_SPAWN_TIME"] = repr(time.time())
-        # -I: the child must see only its own venv, not evals/ (sys.path[0] would shadow
-        # packages such as `beir`) nor PYTHONPATH pointing into the project.
-        cmd = [str(python), "-I", str(CHILD), str(inp)]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  env=env, cwd=tmp, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise LangChainUnavailable(f"the LangChain child ran past {timeout:.0f} s") from None
-        except OSError as e:
-            raise LangChainUnavailable(f"cannot run {python}: {e.strerror or e}") from None
+    inp = Path(tmp) / f"{payload['mode']}-input.json"
+    inp.write_text(json.dumps(payload), encoding="utf-8")
+    # The spawn time lets the child count interpreter start-up in its cold start.
+    env["RAG_LANGCHAIN_SPAWN_TIME"] = repr(time.time())
+    # -I: the child must see only its own venv, not evals/ (sys.path[0] would shadow
+    # packages such as `beir`) nor PYTHONPATH pointing into the project.
+    cmd = [str(python), "-I", str(CHILD), str(inp)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=left,
+                              env=env, cwd=tmp, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise LangChainUnavailable(f"the LangChain child ran past {timeout:.0f} s") from None
+    except OSError as e:
+        raise LangChainUnavailable(f"cannot run {python}: {e.strerror or e}") from None
     if done.returncode != 0:
-        raise LangChainUnavailable(f"the LangChain child failed (exit {done.returncode}): "
+        what = "the LangChain child" if payload["mode"] == "build" else "a LangChain cold run"
+        raise LangChainUnavailable(f"{what} failed (exit {done.returncode}): "
                                    f"{_last_line(done.stderr)}")
-    return _parse(done.stdout)
+    return done.stdout
 
 
-def _parse(stdout: str) -> dict[str, Any]:
-    """The child's one JSON object: its last non-empty stdout line."""
+def _parse(stdout: str, keys: Sequence[str], what: str = "the LangChain child") -> dict[str, Any]:
+    """The child's one JSON object: its last non-empty stdout line, holding `keys`."""
     line = _last_line(stdout) if stdout.strip() else ""
     try:
         result = json.loads(stdout.strip().splitlines()[-1]) if line else None
     except ValueError:
         result = None
     if not isinstance(result, dict):
-        raise LangChainUnavailable(f"the LangChain child printed no JSON result: {line[:80]!r}")
-    missing = [key for key in RESULT_KEYS if key not in result]
+        raise LangChainUnavailable(f"{what} printed no JSON result: {line[:80]!r}")
+    missing = [key for key in keys if key not in result]
     if missing:
-        raise LangChainUnavailable(f"the LangChain child's result lacks {', '.join(missing)}")
+        raise LangChainUnavailable(f"{what}'s result lacks {', '.join(missing)}")
     return result

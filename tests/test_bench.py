@@ -237,14 +237,18 @@ def test_langchain_side_by_side_divides_langchains_figures_by_ours(tmp_path: Pat
     from types import SimpleNamespace
 
     canned = {"load_s": 1.0, "build_s": 30.0, "texts_per_s": 2.0, "search_ms": [8.0],
-              "search_p50_ms": 8.0, "search_p95_ms": 9.0, "cold_start_s": 9.0,
-              "cold_start_from_spawn_s": 10.0, "peak_rss_mib": 700.0, "versions": {},
+              "search_p50_ms": 8.0, "search_p95_ms": 9.0, "build_run_to_first_answer_s": 40.0,
+              "save_s": 0.1, "store_mb": 0.1, "peak_rss_mib": 700.0, "versions": {},
               "hits": [[0]]}
+    cold_run = {"cold_start_s": 9.0, "cold_start_from_spawn_s": 10.0, "peak_rss_mib": 300.0}
     python = tmp_path / "python"
     seen = tmp_path / "spec.json"
+    # The build run, then the cold runs over its saved store (see langchain_side).
     python.write_text(f"#!{sys.executable}\nimport json, shutil, sys\n"
-                      f"shutil.copy(sys.argv[-1], {str(seen)!r})\n"
-                      f"print(json.dumps({canned!r}))\n", encoding="utf-8")
+                      "if json.load(open(sys.argv[-1]))['mode'] == 'build':\n"
+                      f"    shutil.copy(sys.argv[-1], {str(seen)!r})\n"
+                      f"    print(json.dumps({canned!r}))\n"
+                      f"else:\n    print(json.dumps({cold_run!r}))\n", encoding="utf-8")
     python.chmod(0o755)
     passages = [SimpleNamespace(retrieval_text=t) for t in ("Title\n\nOne.", "Title\n\nTwo.")]
     ask = {"reader_off": {"total": {"p50": 4.0}}, "reader_on": {"total": {"p50": 80.0}}}
