@@ -81,8 +81,15 @@ def _versions() -> dict[str, str | None]:
 
 
 def _peak_rss_mib() -> float:
-    # ru_maxrss is KiB on Linux (bytes on macOS, where this bench is not run).
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak over into a child at exec, so
+    # under a big `rag bench` process ru_maxrss reports the bench's peak, not this one's.
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+        return round(int(kb) / 1024, 1)
+    except (OSError, StopIteration, ValueError):
+        # ru_maxrss is KiB on Linux (bytes on macOS, where this bench is not run).
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _spawn_time() -> float | None:
