@@ -131,9 +131,10 @@ def export_fp32(model_dir: Path, out: Path) -> Path:
     except OnnxExportError:
         raise
     except Exception as e:  # torch/onnx raise many kinds; the user needs one line
-        raise OnnxExportError(f"cannot export {model_dir} to ONNX: "
-                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                              ) from None
+        detail = str(e).splitlines()[0] if str(e) else ""
+        raise OnnxExportError(f"cannot export {model_dir} to ONNX: {type(e).__name__}: "
+                              f"{detail} (RAG_ENCODER_BACKEND=torch runs the model without "
+                              "ONNX)") from None
     finally:
         tmp.unlink(missing_ok=True)
     return out

@@ -117,6 +117,7 @@ def test_failed_export_leaves_nothing_and_says_one_line(tmp_path: Path,
     with pytest.raises(OnnxExportError) as err:
         emb.warm_up()
     assert "\n" not in str(err.value) and "disk full" in str(err.value)
+    assert "RAG_ENCODER_BACKEND=torch" in str(err.value)  # the way round it
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
@@ -183,3 +184,27 @@ def test_asking_with_the_default_backend_never_imports_torch(data_dir: Path,
     report = json.loads(ask.stderr.strip().splitlines()[-1])
     assert report == {"rc": 0, "loaded": []}
     assert json.loads(ask.stdout)["citations"], ask.stdout[:300]
+
+
+def test_a_failed_export_stops_rag_ask_in_one_line(tmp_path: Path, tiny_corpus: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from ui.cli import main
+
+    def no_export(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("no space left on device")
+
+    monkeypatch.setattr(torch.onnx, "export", no_export)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("RAG_ENCODER_BACKEND", raising=False)
+    make_embedder.cache_clear()  # a warmed-up encoder from another test would not export
+    try:
+        code = main(["ask", "How do bees communicate?", "--corpus", str(tiny_corpus)])
+    finally:
+        make_embedder.cache_clear()
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "cannot export" in err and "RAG_ENCODER_BACKEND=torch" in err
+    assert "Traceback" not in err
