@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,16 @@ def corpus_hash(documents: Sequence[Document]) -> str:
 def reading_files(root: Path) -> list[Path]:
     """Every file under `root` that may be a reading, in name order: hidden files and
     folders (.git, editor swap files) are not."""
-    return sorted(p for p in root.rglob("*") if p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    found: list[Path] = []
+    # os.walk, not rglob: hidden folders are pruned, never walked (a .git or .venv inside a
+    # course folder holds thousands of files); symlinked folders are not followed, as rglob
+    # does not follow them either.
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        found.extend(Path(folder, n) for n in names if not n.startswith("."))
+    # Sorted by `parts`, which is the order of sorting the paths themselves, without
+    # comparing Path objects (a tenth of a second per 5,000 files).
+    return sorted((p for p in found if p.is_file()), key=lambda p: p.parts)
 
 
 def load_corpus(directory: Path | str) -> Corpus:

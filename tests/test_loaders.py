@@ -339,3 +339,26 @@ def test_lih_comments_are_attributed_to_the_commenters(default_docs: dict) -> No
     assert lih.author_at(lih.text.index("surely one of the most famous")) == ("Lars T. Lih", None)
     assert lih.author_at(lih.text.index("Sandinista")) == ("Felipe Stuart C.", "reader comment")
     assert lih.author_at(lih.text.index("Kronstadt")) == ("Björn-Olav Kvidal", "reader comment")
+
+
+def test_readings_in_subfolders_load_in_path_order_and_hidden_folders_are_not_walked(
+        tmp_path: Path) -> None:
+    from corpus.collection import reading_files
+
+    def put(rel: str, title: str) -> None:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        _write(tmp_path / rel, f"---\ntitle: {title}\n---\nText of {title}.\n")
+
+    for rel in ("b/z.md", "a-b.md", "a/b.md", "a/c/d.md", "a.md"):
+        put(rel, rel)
+    put(".git/x.md", "git")
+    put("a/.cache/y.md", "cache")
+    (tmp_path / "linked").symlink_to(tmp_path / "a", target_is_directory=True)
+    files = reading_files(tmp_path)
+    # The order of sorting the paths themselves ("a/…" before "a-b.md", part by part), and
+    # a symlinked folder is not walked (as Path.rglob does not walk it).
+    assert files == sorted(files)
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == [
+        "a/b.md", "a/c/d.md", "a-b.md", "a.md", "b/z.md"]
+    assert [d.title for d in load_corpus(tmp_path).documents] == [
+        "a/b.md", "a/c/d.md", "a-b.md", "a.md", "b/z.md"]
