@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
@@ -49,6 +49,7 @@ from index.passage import Passage
 from index.units import quote_units, unit_offsets
 
 FORMAT_VERSION = 2
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -412,28 +413,32 @@ def _read_index(path: Path) -> Index:
                  _read_lexical(path, manifest, len(passages)), _read_words(path, manifest))
 
 
+def _optional_file(path: Path, manifest: dict[str, Any], name: str,
+                   parse: Callable[[bytes], T]) -> T | None:
+    """An optional file of the index (`extra_files`), checked and parsed; None for an index
+    written before it existed. A file that does not parse is damage to that file."""
+    if name not in folder.extra_files(path, manifest):
+        return None
+    data = folder.file_bytes(path, name, manifest)
+    try:
+        return parse(data)
+    except Exception as e:
+        raise IndexDamaged(path, name, folder.why(e)) from None
+
+
 def _read_words(path: Path, manifest: dict[str, Any]) -> frozenset[str] | None:
     """The corpus's words (`index.lexicon`); None for an index written before they were."""
-    if lexicon.WORDS not in folder.extra_files(path, manifest):
-        return None
-    data = folder.file_bytes(path, lexicon.WORDS, manifest)
-    try:
-        return lexicon.parse(data)
-    except Exception as e:
-        raise IndexDamaged(path, lexicon.WORDS, folder.why(e)) from None
+    return _optional_file(path, manifest, lexicon.WORDS, lexicon.parse)
 
 
 def _read_unit_rows(path: Path, manifest: dict[str, Any], passages: list[Passage]
                     ) -> list[int]:
     """The stored start row of each passage's units (`unit_offsets`); worked out again for
     an index written before they were stored."""
-    if UNIT_ROWS not in folder.extra_files(path, manifest):
+    rows = _optional_file(path, manifest, UNIT_ROWS,
+                          lambda data: np.load(io.BytesIO(data), allow_pickle=False))
+    if rows is None:
         return unit_offsets(passages)
-    data = folder.file_bytes(path, UNIT_ROWS, manifest)
-    try:
-        rows = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as e:
-        raise IndexDamaged(path, UNIT_ROWS, folder.why(e)) from None
     if (rows.ndim != 1 or rows.shape[0] != len(passages) + 1 or not rows.size
             or rows[0] != 0 or bool((np.diff(rows) < 0).any())):
         raise IndexDamaged(path, UNIT_ROWS, f"not the unit rows of {len(passages)} passages")
