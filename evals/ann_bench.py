@@ -27,8 +27,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from evals.beir_data import load_beir
-from evals.benchmark_metrics import ranking_metrics
+from evals.beir_data import abstract_texts, load_beir
+from evals.benchmark_metrics import ndcg10_of_rows
 from index import ann
 from index.embedder import BUNDLED_MODEL, make_embedder
 from index.paths import default_data_dir
@@ -42,16 +42,13 @@ QUERIES = 300
 def _embedded(data: Path, cache: Path) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
     """Corpus ("title. text") and test-claim vectors, embedded once and cached as .npy."""
     beir = load_beir(data, "test")
-    rows = [json.loads(line) for line in (data / "corpus.jsonl").open(encoding="utf-8")
-            if line.strip()]
-    doc_ids = [str(r["_id"]) for r in rows]
+    doc_ids, texts = abstract_texts(data)
     query_ids = list(beir.queries)
     cache.mkdir(parents=True, exist_ok=True)
     embedder = None
     corpus_file, queries_file = cache / "corpus.npy", cache / "queries.npy"
     if not corpus_file.exists():
         embedder = make_embedder(BUNDLED_MODEL)
-        texts = [f"{r.get('title', '')}. {r['text']}" for r in rows]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vecs = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
         for b in range(0, len(order), 64):
@@ -100,14 +97,6 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
                                                                         strict=True)]))
 
 
-def ndcg10(found: np.ndarray, doc_ids: list[str], query_ids: list[str],
-           qrels: dict[str, dict[str, int]]) -> float:
-    """nDCG@10 of the found rows (doc-level, SciFact test qrels), as `rag eval --beir` scores."""
-    run = {q: [doc_ids[r] for r in rows if 0 <= r < len(doc_ids)]
-           for q, rows in zip(query_ids, found, strict=True)}
-    return ranking_metrics(qrels, run, ["ndcg@10"])["ndcg@10"]
-
-
 def bench(data: Path, sizes: list[int], cache: Path,
           kinds: tuple[str, ...] = ("ivf",)) -> dict[str, Any]:
     """The figures for each size, as one JSON-ready dict."""
@@ -124,7 +113,7 @@ def bench(data: Path, sizes: list[int], cache: Path,
         truth, flat_ms = _timed_search(flat, queries)
         row: dict[str, Any] = {"size": size, "flat_ms_p50": round(flat_ms, 3)}
         if size == len(corpus):
-            row["flat_ndcg10"] = round(ndcg10(truth, doc_ids, query_ids, qrels), 4)
+            row["flat_ndcg10"] = round(ndcg10_of_rows(truth, doc_ids, query_ids, qrels), 4)
         del flat
         for kind in kinds:
             spec = ann.choose(size, ivf_from=0) if kind == "ivf" else ann.hnsw()
@@ -141,7 +130,7 @@ def bench(data: Path, sizes: list[int], cache: Path,
                 entry = {("nprobe" if kind == "ivf" else "ef_search"): knob,
                          "ms_p50": round(ms, 3), "recall10": round(recall_at(found, truth), 4)}
                 if size == len(corpus):
-                    entry["ndcg10"] = round(ndcg10(found, doc_ids, query_ids, qrels), 4)
+                    entry["ndcg10"] = round(ndcg10_of_rows(found, doc_ids, query_ids, qrels), 4)
                 row[kind]["search"].append(entry)
             del index
         out["sizes"].append(row)

@@ -75,6 +75,15 @@ def load_documents(path: Path, name: str, title_mode: str = BEIR_TITLE
     return tuple(docs)
 
 
+def abstract_texts(folder: Path) -> tuple[list[str], list[str]]:
+    """(ids, "title. text") of every row of a BEIR `corpus.jsonl`, raw as the file has them:
+    what the encoder and ANN benches embed (the pipeline's documents go through
+    `load_documents` instead)."""
+    rows = [row for _, row in read_jsonl(folder / "corpus.jsonl", BenchmarkError)]
+    return ([str(r["_id"]) for r in rows],
+            [f"{r.get('title', '')}. {r['text']}" for r in rows])
+
+
 def load_qrels(path: Path) -> dict[str, dict[str, int]]:
     """`query-id <tab> corpus-id <tab> score` rows (BEIR's header line is optional)."""
     qrels: dict[str, dict[str, int]] = {}

@@ -78,3 +78,13 @@ def contains_answer(sentence: str, answers: Iterable[str]) -> bool:
     """True when any gold answer occurs in the sentence, ignoring case and whitespace runs."""
     norm = _norm(sentence)
     return any((a := _norm(answer)) and a in norm for answer in answers)
+
+
+def ndcg10_of_rows(rows: Iterable[Iterable[int]], doc_ids: Sequence[str],
+                   query_ids: Sequence[str], qrels: Qrels) -> float:
+    """nDCG@10 of each query's ranked rows (indices into `doc_ids`; FAISS's -1 for an empty
+    slot is skipped), scored as `rag eval --beir` scores (ranx)."""
+    run = {q: [doc_ids[r] for r in found if 0 <= r < len(doc_ids)]
+           for q, found in zip(query_ids, rows, strict=True)}
+    return ranking_metrics(qrels, run, ["ndcg@10"])["ndcg@10"]
+

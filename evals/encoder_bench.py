@@ -22,25 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from evals.beir_data import load_beir
-from evals.benchmark_metrics import ranking_metrics
+from evals.beir_data import abstract_texts, load_beir
+from evals.benchmark_metrics import ndcg10_of_rows
 from index.embedder import BUNDLED_MODEL, Embedder, SentenceTransformerEmbedder, bundled_model_path
 from index.onnx_encoder import RECIPES, OnnxEmbedder
 
 OUT = Path(__file__).resolve().parent / "bench" / "encoder.json"
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def ndcg_at_10(scores: np.ndarray, doc_ids: list[str], query_ids: list[str],
                qrels: dict[str, dict[str, int]]) -> float:
     """nDCG@10 of ranking every abstract by score, as `rag eval --beir` scores it (ranx)."""
-    top = np.argsort(-scores, axis=1)[:, :10]
-    run = {q: [doc_ids[j] for j in row] for q, row in zip(query_ids, top, strict=True)}
-    return ranking_metrics(qrels, run, ["ndcg@10"])["ndcg@10"]
+    return ndcg10_of_rows(np.argsort(-scores, axis=1)[:, :10], doc_ids, query_ids, qrels)
 
 
 def embed_all(name: str, emb: Embedder, docs: list[str], claims: list[str]) -> dict[str, Any]:
@@ -80,15 +73,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        corpus = _jsonl(args.folder / "corpus.jsonl")
+        doc_ids, docs = abstract_texts(args.folder)
         scifact = load_beir(args.folder, "test")  # judged test claims and their qrels
     except (OSError, ValueError) as e:
         print(f"error: cannot read SciFact from {args.folder}: {e}", file=sys.stderr)
         return 2
     if args.limit:
-        corpus = corpus[:args.limit]
-    doc_ids = [d["_id"] for d in corpus]
-    docs = [f"{d['title']}. {d['text']}" for d in corpus]
+        doc_ids, docs = doc_ids[:args.limit], docs[:args.limit]
     qrels = scifact.qrels
     query_ids = list(scifact.queries)
     claims = [scifact.queries[q] for q in query_ids]
