@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
 
-from index.lexicon import WORD, words_of
+from index.lexicon import WORD
 
-_WORD = WORD
 # A word written with a capital inside the question: a name, a title, a place.
 _CAPITALISED = re.compile(r"(?<=\s)[\"“‘'(]*([A-Z][^\s\"”’'?!.,;:()]*)")
 _POSSESSIVE = re.compile(r"[’']s?$")
@@ -47,11 +45,6 @@ _QUANTITY = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
 
 
-def vocabulary(texts: Iterable[str]) -> frozenset[str]:
-    """Every word (letters only, lower-cased) of the readings, their titles and authors."""
-    return words_of(texts)
-
-
 def _known(word: str, vocab: frozenset[str]) -> bool:
     if word in vocab or (word.endswith("s") and word[:-1] in vocab):
         return True
@@ -68,7 +61,7 @@ def unknown_names(question: str, vocab: frozenset[str]) -> list[str]:
         if not before or before.endswith((".", "?", "!", ":")):
             continue  # a sentence's first word is capitalised whatever it is
         name = _POSSESSIVE.sub("", m.group(1))
-        parts = [w for w in _WORD.findall(name.lower()) if len(w) >= MIN_NAME_LETTERS]
+        parts = [w for w in WORD.findall(name.lower()) if len(w) >= MIN_NAME_LETTERS]
         if parts and any(not _known(w, vocab) for w in parts):
             out.append(name)
     return list(dict.fromkeys(out))

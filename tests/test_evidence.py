@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from pipeline_helpers import tiny_pipeline
 
-from rag.evidence import answer_kind, gives, unknown_names, vocabulary
+from index.lexicon import words_of
+from rag.evidence import answer_kind, gives, unknown_names
 from rag.pipeline import Pipeline
 
-VOCAB = vocabulary(["Lenin returned to Petrograd in April. Kamenev drafted the editorial.",
+VOCAB = words_of(["Lenin returned to Petrograd in April. Kamenev drafted the editorial.",
                     "The Brest treaty."])
 
 
