@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from collections.abc import Sequence
@@ -28,54 +27,18 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from corpus.document import Document
 from evals.reader_data import SquadQuestion, file_sha256, load_squad, split_articles
+from evals.squad_corpus import Spans, read_candidates, sample, squad_pipeline, unit_label
 from evals.train_reader import DEFAULT_BENCHMARKS
-from index.embedder import make_embedder
-from index.store import build_index, load_index
 from rag.combiner import COMBINER_FILE, FEATURES, Combiner, feature_rows
 from rag.judge import reader_features
 from rag.pipeline import Pipeline
-from rag.quoting import Candidate
 from rag.reader import READER_DIR, OnnxReader
-from rag.settings import Settings
 
 SEED = 13
 
 
-def article_documents(questions: Sequence[SquadQuestion]
-                      ) -> tuple[list[Document], dict[str, list[tuple[int, int]]]]:
-    """One document per article (paragraphs joined by blank lines), and each answerable
-    question's gold answer spans in its document's text."""
-    paras: dict[str, list[str]] = {}
-    for q in questions:
-        if q.context not in paras.setdefault(q.article, []):
-            paras[q.article].append(q.context)
-    docs, offset = [], {}
-    for article, ps in paras.items():
-        text, pos = "", 0
-        for p in ps:
-            offset[(article, p)] = pos
-            text += p + "\n\n"
-            pos = len(text)
-        docs.append(Document(id=article, text=text.rstrip(), title=article.replace("_", " ")))
-    gold: dict[str, list[tuple[int, int]]] = {}
-    for q in questions:
-        if q.impossible:
-            continue
-        base = offset[(q.article, q.context)]
-        gold[q.id] = [(base + q.sentences[i][0], base + q.sentences[i][1])
-                      for i in q.answer_sentences]
-    return docs, gold
-
-
-def _label(c: Candidate, doc_id: str, spans: list[tuple[int, int]]) -> int:
-    """1 when the unit holds a whole answer sentence of this question."""
-    return int(c.hit.passage.doc_id == doc_id and any(
-        c.start <= s and e <= c.end for s, e in spans))
-
-
-def passage_rank(pool: Sequence[Any], doc_id: str, spans: list[tuple[int, int]]) -> int | None:
+def passage_rank(pool: Sequence[Any], doc_id: str, spans: Spans) -> int | None:
     """1-based rank of the first retrieved passage holding a gold answer sentence."""
     for i, h in enumerate(pool, 1):
         p = h.passage
@@ -84,23 +47,18 @@ def passage_rank(pool: Sequence[Any], doc_id: str, spans: list[tuple[int, int]])
     return None
 
 
-
 Row = tuple[dict[str, float], int, float]
 
 
 def question_rows(pipeline: Pipeline, reader: OnnxReader, q: SquadQuestion,
-                  gold: list[tuple[int, int]]) -> tuple[list[Row], int | None]:
+                  gold: Spans) -> tuple[list[Row], int | None]:
     """(features, label, cheap score) for the read candidates of one question, made as the
-    pipeline makes them (`Pipeline.candidates` without a judge, then `Judge.rescore`'s
-    features); and the rank of the first passage holding the answer."""
-    s = pipeline.settings
-    pool = pipeline.base_retriever(s.mode).search(q.question, max(s.k, s.rerank_depth))
+    pipeline makes them (`read_candidates`, then `Judge.rescore`'s features); and the rank
+    of the first passage holding the answer."""
+    pool, cands = read_candidates(pipeline, q.question)
     rank = passage_rank(pool, q.article, gold) if gold else None
-    # Only the candidates the judge reads become rows; the rest only ever get the floor.
-    cands = sorted(pipeline.candidates(q.question, pool, s), key=lambda c: -c.score)
-    cands = cands[:s.reader_depth]
     rows = reader_features(reader, q.question, cands, len(cands))
-    return [(f, _label(c, q.article, gold), c.score)
+    return [(f, unit_label(c, q.article, gold), c.score)
             for f, c in zip(rows, cands, strict=True)], rank
 
 
@@ -151,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--benchmarks", type=Path, default=DEFAULT_BENCHMARKS)
     ap.add_argument("--work", type=Path, default=Path("reader-work"))
     ap.add_argument("--out", type=Path, default=COMBINER_FILE)
+    ap.add_argument("--reader", type=Path, default=READER_DIR,
+                    help="reader model folder (model.onnx + tokenizer.json) to fit against")
     ap.add_argument("--fit-sample", type=int, default=900,
                     help="combiner-article questions to fit on (a seeded sample; 0: all)")
     ap.add_argument("--heldout-sample", type=int, default=600,
@@ -165,26 +125,19 @@ def main(argv: list[str] | None = None) -> int:
 
     questions = load_squad(squad_file)
     split = split_articles(sorted({q.article for q in questions}))
-    settings = Settings(reader="off")
-    embedder = make_embedder(settings.embedder_key)
-    reader = OnnxReader(READER_DIR)
+    reader = OnnxReader(args.reader)
     per_part: dict[str, list[Any]] = {}
     ranks: list[int | None] = []  # where the answer sits in the fused ranking
     # One index over every SQuAD 2.0 dev article: the other articles are distractors, so
     # that retrieval is about as unsure as on a course's readings (with only the 7
     # combiner articles indexed, the top passage held the answer 3 times in 4, and the
     # fit learnt to trust passage rank more than it deserves elsewhere).
-    docs, gold = article_documents(questions)
-    path = args.work / "squad-all-index"
-    build_index(path, docs, embedder, settings.embedder_key, settings.index_settings())
-    pipe = Pipeline(settings, load_index(path), embedder)
+    pipe, gold = squad_pipeline(questions, args.work / "squad-all-index")
     for part in ("combiner", "heldout"):
-        qs = [q for q in questions if split[q.article] == part]
         # Reading the candidates costs ~0.1-0.3 s per question on 2 cores: seeded samples
         # (about 9k rows for 7 weights) keep the whole fit near a quarter of an hour.
         n = args.fit_sample if part == "combiner" else args.heldout_sample
-        if n and len(qs) > n:
-            qs = random.Random(SEED).sample(qs, n)
+        qs = sample([q for q in questions if split[q.article] == part], n, SEED)
         for q in tqdm(qs, desc=f"Scoring {part} questions", unit="q"):
             rows_q, rank = question_rows(pipe, reader, q, gold.get(q.id, []))
             per_part.setdefault(part, []).append((q, rows_q))
@@ -206,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "model": combiner.to_dict(),
         "method": "logistic regression (scikit-learn, C=1) on standardised features",
-        "reader": json.loads((READER_DIR / "manifest.json").read_text())["name"],
+        "reader": json.loads((args.reader / "manifest.json").read_text())["name"],
         "command": "python -m evals.fit_combiner " + " ".join(argv or sys.argv[1:]),
         "data": {"squad-v2.0-dev/dev-v2.0.json": file_sha256(squad_file)},
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
