@@ -20,6 +20,7 @@ from corpus.document import Document
 from evals.reader_data import Pair, SquadQuestion
 from index.embedder import make_embedder
 from index.store import build_index, load_index
+from rag.judge import read_first
 from rag.pipeline import Pipeline
 from rag.quoting import Candidate
 from rag.settings import Settings
@@ -74,9 +75,9 @@ def read_candidates(pipeline: Pipeline, question: str) -> tuple[list[Any], list[
     """The retrieved passages, and the candidates the judge would read for `question`: the
     `reader_depth` best by the cheap score (`Pipeline.candidates` without a judge)."""
     s = pipeline.settings
-    pool = pipeline.base_retriever(s.mode).search(question, max(s.k, s.rerank_depth))
-    cands = sorted(pipeline.candidates(question, pool, s), key=lambda c: -c.score)
-    return pool, cands[:s.reader_depth]
+    pool = pipeline.judged_pool(question, s)
+    cands = pipeline.candidates(question, pool, s)
+    return pool, [cands[i] for i in read_first(cands, s.reader_depth)]
 
 
 def retrieval_pairs(pipeline: Pipeline, gold: dict[str, Spans],

@@ -13,6 +13,11 @@ from rag.quoting import Candidate
 from rag.reader import Reader
 
 
+def read_first(candidates: Sequence[Candidate], depth: int) -> list[int]:
+    """Indexes of the `depth` candidates the reader reads: the best by the cheap score."""
+    return sorted(range(len(candidates)), key=lambda i: -candidates[i].score)[:depth]
+
+
 def reader_features(reader: Reader, question: str, candidates: Sequence[Candidate],
                     depth: int, writers: Sequence[str] | None = None
                     ) -> list[dict[str, float]]:
@@ -22,7 +27,7 @@ def reader_features(reader: Reader, question: str, candidates: Sequence[Candidat
     `writers[i]`, when given and not empty, is who wrote candidate i: the reader reads
     "writer: text", so that "What did Kvidal argue?" can match a sentence of his comment
     that does not repeat his name (the quote itself stays the bare text)."""
-    read = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)[:depth]
+    read = read_first(candidates, depth)
     who = writers or [""] * len(candidates)
     scores = reader.score(question, [
         f"{who[i]}: {candidates[i].text}" if who[i] else candidates[i].text for i in read])

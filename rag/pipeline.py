@@ -181,6 +181,11 @@ class Pipeline:
     def _unit_vectors(self, hit: Hit) -> np.ndarray:
         return self.index.passage_unit_vectors(hit.row)
 
+    def judged_pool(self, question: str, s: Settings) -> list[Hit]:
+        """The passages the judge reorders and quotes from when there is one: the first
+        `rerank_depth` (at least `k`) of the base retriever."""
+        return self.base_retriever(s.mode).search(question, max(s.k, s.rerank_depth))
+
     def candidates(self, question: str, hits: Sequence[Hit], s: Settings) -> list[Candidate]:
         """Every quotable unit of the hits, scored: by the judge when there is one."""
         qv = self.embedder.embed([question])[0]
@@ -228,7 +233,7 @@ class Pipeline:
         earlier question)."""
         if self.judge is not None:
             # One pass of the judge both reorders the passages and picks the quotes.
-            pool = self.base_retriever(s.mode).search(question, max(s.k, s.rerank_depth))
+            pool = self.judged_pool(question, s)
             candidates = self.candidates(question, pool, s)
             hits = order_hits(pool, best_per_hit(pool, candidates), s.k)
         else:
