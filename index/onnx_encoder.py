@@ -2,14 +2,16 @@
 (no optimum: it pins transformers<5), optionally quantised to int8, cached under the data
 directory keyed by the weights' hash.
 
-The model is MiniLM: a BertModel whose token vectors are mean-pooled over the attention mask
-and L2-normalised (the folder's 1_Pooling config); pooling happens here in numpy, so the graph
-is the plain BertModel and the export stays simple.
+The models are MiniLM (a BertModel) and all-mpnet-base-v2 (an MPNetModel, which takes no
+token_type_ids): token vectors mean-pooled over the attention mask and L2-normalised (both
+folders' 1_Pooling config); pooling happens here in numpy, so the graph is the plain
+transformer and the export stays simple.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import re
@@ -88,7 +90,8 @@ def _atomic_target(out: Path) -> Path:
 
 
 def export_fp32(model_dir: Path, out: Path) -> Path:
-    """Export the BertModel in `model_dir` to `out` (token vectors, dynamic batch and length)."""
+    """Export the transformer in `model_dir` to `out` (token vectors, dynamic batch and
+    length)."""
     if out.exists():
         return out
     tmp = _atomic_target(out)
@@ -103,30 +106,31 @@ def export_fp32(model_dir: Path, out: Path) -> Path:
         with quiet_model_loading():
             bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
 
+        # MPNet's forward has no token_type_ids; export only the inputs the model takes.
+        names = [n for n in INPUTS if n in inspect.signature(bert.forward).parameters]
+
         class _ByName(torch.nn.Module):
             # forward()'s positional order changed across transformers versions: pass names.
             def __init__(self) -> None:
                 super().__init__()
                 self.bert = bert
 
-            def forward(self, input_ids: Any, attention_mask: Any,
-                        token_type_ids: Any) -> Any:
-                return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                                 token_type_ids=token_type_ids).last_hidden_state
+            def forward(self, *args: Any) -> Any:
+                return self.bert(**dict(zip(names, args, strict=True))).last_hidden_state
 
         model = _ByName().eval()
         ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
-        mask = (ids != 0).long()
-        args = (ids, mask, torch.zeros_like(ids))
-        axes = {n: {0: "batch", 1: "seq"} for n in INPUTS}
+        example = {"input_ids": ids, "attention_mask": (ids != 0).long(),
+                   "token_type_ids": torch.zeros_like(ids)}
+        axes = {n: {0: "batch", 1: "seq"} for n in names}
         axes["last_hidden_state"] = {0: "batch", 1: "seq"}
         # The tracer warns about shapes it freezes (mask padding, index ops); the tests check
         # that vectors do not depend on batch or length, and users need no such noise.
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, args, str(tmp), input_names=list(INPUTS),
-                              output_names=["last_hidden_state"], dynamic_axes=axes,
-                              opset_version=17, dynamo=False)
+            torch.onnx.export(model, tuple(example[n] for n in names), str(tmp),
+                              input_names=names, output_names=["last_hidden_state"],
+                              dynamic_axes=axes, opset_version=17, dynamo=False)
         tmp.replace(out)
     except OnnxExportError:
         raise
@@ -202,7 +206,10 @@ def open_session(model_file: Path, tokenizer_file: Path, max_len: int,
 
     tok = Tokenizer.from_file(str(tokenizer_file))
     tok.enable_truncation(max_length=max_len)
-    tok.enable_padding()
+    # Pad to the longest in the batch, with the model's own pad token (MPNet's is id 1, and
+    # it derives position ids from it).
+    pad = tok.padding or {}
+    tok.enable_padding(pad_id=pad.get("pad_id", 0), pad_token=pad.get("pad_token", "[PAD]"))
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     # Idle worker threads otherwise spin for a while after each run, and on two cores that

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rag.evidence import answer_kind, gives
+from rag.settings import model_variant
 
 COMBINER_FILE = Path(__file__).resolve().parent / "combiner.json"
 FEATURES = ("cosine", "reader", "overlap", "rank_prior", "pair", "type_asked", "type_given")
@@ -90,6 +91,13 @@ class Combiner:
         return cls(tuple(d["features"]), tuple(float(w) for w in d["weights"]),
                    float(d["bias"]), tuple(float(m) for m in d["mean"]),
                    tuple(float(s) for s in d["scale"]))
+
+
+def combiner_file(model: str) -> Path:
+    """The combiner to load for `model`: its own (`combiner-<model>.json`, fitted with
+    `python -m evals.fit_combiner --model`) if there is one, else the bundled model's."""
+    own = model_variant(COMBINER_FILE, model)
+    return own if own.exists() else COMBINER_FILE
 
 
 def load_combiner(path: Path = COMBINER_FILE) -> Combiner | None:

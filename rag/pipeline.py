@@ -27,7 +27,7 @@ from index.store import (
     record_corpus_stat,
     staleness,
 )
-from rag.combiner import load_combiner
+from rag.combiner import combiner_file, load_combiner
 from rag.evidence import answer_kind, gives, unknown_names
 from rag.followup import MAX_HISTORY, resolve
 from rag.judge import Judge
@@ -109,7 +109,7 @@ def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None =
 def make_judge(settings: Settings) -> Judge | None:
     """The reader and combiner that the settings ask for, or None for cosine scoring."""
     reader = make_reader(settings.reader)
-    combiner = load_combiner()
+    combiner = load_combiner(combiner_file(settings.model))
     if reader is None or combiner is None:
         return None
     return Judge(reader, combiner, settings.reader_depth)

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -16,7 +17,7 @@ from typing import Any
 from corpus.collection import DEFAULT_CORPUS_DIR
 from corpus.loaders import slugify
 from index.chunking import SEGMENTATION_VERSION
-from index.embedder import BUNDLED_MODEL
+from index.embedder import BUNDLED_MODEL, ONNX_MODELS
 from index.onnx_encoder import BACKENDS
 from index.paths import default_data_dir
 from index.units import UNITS_VERSION
@@ -26,9 +27,26 @@ MODES = ("dense", "bm25", "hybrid")
 MAX_K = 50
 # The keys of rag.cite.STYLES (not imported: settings load without citeproc).
 CITATION_STYLES = ("chicago-author-date", "mla", "apa")
-# "auto": ONNX fp32 for the bundled model (the same vectors as torch, a question encoded about
-# 3x faster, and a `rag ask` that never imports torch), torch for any other model.
+# "auto": ONNX fp32 for the models on disk, the bundled one and mpnet (the same vectors as
+# torch, a question encoded 2-3x faster, and a `rag ask` that never imports torch), torch for
+# any other model.
 ENCODER_BACKENDS = ("auto", *BACKENDS)
+
+
+def model_variant(default: Path, model: str) -> Path:
+    """The file fitted for `model`, beside `default` (which belongs to the bundled model):
+    `calibration.json` becomes `calibration-all-mpnet-base-v2.json`. Scores, and so fitted
+    weights and thresholds, differ between embedders."""
+    if model == BUNDLED_MODEL:
+        return default
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model)
+    return default.with_name(f"{default.stem}-{safe}{default.suffix}")
+
+
+def calibration_file(model: str) -> Path:
+    """The calibration to apply for `model`: its own if fitted, else the bundled model's."""
+    own = model_variant(CALIBRATION_FILE, model)
+    return own if own.exists() else CALIBRATION_FILE
 
 
 class SettingsError(ValueError):
@@ -119,9 +137,9 @@ class Settings:
         if self.encoder_backend not in ENCODER_BACKENDS:
             raise SettingsError(f"encoder_backend must be one of {', '.join(ENCODER_BACKENDS)}, "
                                 f"got {self.encoder_backend!r}")
-        if self.encoder_backend not in ("auto", "torch") and self.model != BUNDLED_MODEL:
-            raise SettingsError(f"encoder_backend {self.encoder_backend} works with the bundled "
-                                f"model {BUNDLED_MODEL} only, not {self.model!r}")
+        if self.encoder_backend not in ("auto", "torch") and self.model not in ONNX_MODELS:
+            raise SettingsError(f"encoder_backend {self.encoder_backend} works with "
+                                f"{' and '.join(ONNX_MODELS)} only, not {self.model!r}")
         if self.ask_workers < 1 or self.ask_queue < 0:
             raise SettingsError(f"ask_workers must be at least 1 and ask_queue at least 0, got "
                                 f"{self.ask_workers} and {self.ask_queue}")
@@ -149,7 +167,7 @@ class Settings:
         """The encoder backend that runs: `encoder_backend` with "auto" resolved."""
         if self.encoder_backend != "auto":
             return self.encoder_backend
-        return "onnx-fp32" if self.model == BUNDLED_MODEL else "torch"
+        return "onnx-fp32" if self.model in ONNX_MODELS else "torch"
 
     @property
     def embedder_key(self) -> str:
@@ -186,9 +204,6 @@ class Settings:
         """Build settings from all layers. Raises `SettingsError` with a one-line message."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        if CALIBRATION_FILE.exists():
-            cal = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-            values.update({k: v for k, v in cal.get("settings", {}).items()})
         config = config or (Path(env["RAG_CONFIG"]) if env.get("RAG_CONFIG") else None)
         if config is None and Path("rag.toml").exists():
             config = Path("rag.toml")
@@ -201,6 +216,12 @@ class Settings:
             if (raw := env.get(f"RAG_{f.name.upper()}")) is not None:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
+        # The calibration sits under every other layer, and which file applies depends on
+        # the model those layers chose.
+        cal_file = calibration_file(str(values.get("model", BUNDLED_MODEL)))
+        if cal_file.exists():
+            cal = json.loads(cal_file.read_text(encoding="utf-8"))
+            values = {**cal.get("settings", {}), **values}
         return cls(**_coerce(values))
 
 

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from index.chunking import chunk_text
 from index.units import not_an_answer, quote_units
-from rag.combiner import FEATURES, Combiner, load_combiner, question_type, type_features
+from rag.combiner import (
+    FEATURES,
+    Combiner,
+    combiner_file,
+    load_combiner,
+    question_type,
+    type_features,
+)
 from rag.judge import Judge
 from rag.quoting import Candidate
 from rag.reader import CrossEncoderReader, OnnxReader, ReaderError, make_reader
@@ -80,12 +87,25 @@ def test_combiner_parts_add_up_to_the_log_odds() -> None:
     assert Combiner.from_dict(c.to_dict()) == c
 
 
-def test_shipped_combiner_loads_with_known_features() -> None:
-    c = load_combiner()
+@pytest.mark.parametrize("model", ["all-MiniLM-L6-v2", "all-mpnet-base-v2"])
+def test_shipped_combiner_loads_with_known_features(model: str) -> None:
+    c = load_combiner(combiner_file(model))
     if c is None:
         pytest.skip("no combiner fitted yet")
     assert set(c.features) <= set(FEATURES)
     assert len(c.weights) == len(c.features) == len(c.mean) == len(c.scale)
+
+
+def test_a_model_without_its_own_combiner_gets_the_bundled_models(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.combiner as rc
+
+    monkeypatch.setattr(rc, "COMBINER_FILE", tmp_path / "combiner.json")
+    assert combiner_file("all-MiniLM-L6-v2") == tmp_path / "combiner.json"
+    assert combiner_file("some/other-model") == tmp_path / "combiner.json"
+    own = tmp_path / "combiner-some_other-model.json"
+    own.write_text("{}", encoding="utf-8")
+    assert combiner_file("some/other-model") == own
 
 
 @pytest.mark.parametrize(("question", "kind"), [

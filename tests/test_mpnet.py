@@ -129,6 +129,18 @@ def test_embedder_loads_mpnet_from_the_assembled_folder(
     assert seen == [str(data_dir / "assembled")]
 
 
+def test_onnx_backend_runs_mpnet_from_the_assembled_folder(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.onnx_encoder import OnnxEmbedder
+
+    monkeypatch.setattr(mpnet, "assemble", lambda d: d / "assembled")
+    embedder.make_embedder.cache_clear()
+    emb = embedder.make_embedder("all-mpnet-base-v2@onnx-fp32")
+    embedder.make_embedder.cache_clear()
+    assert isinstance(emb, OnnxEmbedder)
+    assert emb.model_dir == data_dir / "assembled" and emb.backend == "onnx-fp32"
+
+
 @pytest.mark.slow
 def test_real_parts_assemble_and_embed(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     try:

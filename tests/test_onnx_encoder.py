@@ -19,7 +19,7 @@ from index.embedder import (
     bundled_model_path,
     make_embedder,
 )
-from index.onnx_encoder import OnnxEmbedder, OnnxExportError
+from index.onnx_encoder import OnnxEmbedder, OnnxExportError, export_fp32
 from index.store import build_index, staleness
 from rag.settings import Settings, SettingsError
 
@@ -104,6 +104,36 @@ def test_second_warm_up_reuses_the_cache(data_dir: Path, int8: OnnxEmbedder,
     assert again.model_file is not None and again.model_file.parent.parent == data_dir / "models"
 
 
+@pytest.mark.parametrize("arch", ["bert", "mpnet"])
+def test_export_feeds_only_the_inputs_the_model_takes(arch: str, tmp_path: Path) -> None:
+    # MPNet (all-mpnet-base-v2) takes no token_type_ids; a tiny random model of each kind
+    # must export, run, and give torch's token vectors.
+    import onnxruntime as ort
+    import torch
+    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
+
+    # The export traces with real BERT token ids (up to 7592), so the vocabulary must hold them.
+    dims = {"vocab_size": 8000, "hidden_size": 16, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "intermediate_size": 32}
+    torch.manual_seed(0)
+    model = (BertModel(BertConfig(**dims)) if arch == "bert"
+             else MPNetModel(MPNetConfig(**dims))).eval()
+    model.save_pretrained(tmp_path / "model")
+    out = export_fp32(tmp_path / "model", tmp_path / "model.onnx")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    expected = ["input_ids", "attention_mask"] + (["token_type_ids"] if arch == "bert" else [])
+    assert names == expected
+    ids = np.array([[0, 5, 9, 7, 2], [0, 8, 2, 1, 1]], dtype=np.int64)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    got = session.run(None, {n: feed[n] for n in names})[0]
+    with torch.no_grad():
+        want = model(**{n: torch.from_numpy(feed[n]) for n in names}).last_hidden_state
+    real = mask.astype(bool)  # padded positions are pooled away
+    assert np.allclose(got[real], want.numpy()[real], atol=1e-4)
+
+
 def test_failed_export_leaves_nothing_and_says_one_line(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
@@ -126,18 +156,19 @@ def test_backend_setting_is_validated() -> None:
     with pytest.raises(SettingsError, match="encoder_backend") as err:
         Settings(encoder_backend="onnx-int4")
     assert "\n" not in str(err.value)
-    with pytest.raises(SettingsError, match="bundled"):
+    with pytest.raises(SettingsError, match="works with all-MiniLM-L6-v2 and all-mpnet"):
         Settings(encoder_backend="onnx-int8", model="hash")
     assert Settings.load(env={"RAG_ENCODER_BACKEND": "onnx-int8"}).encoder_backend == "onnx-int8"
 
 
-def test_auto_backend_is_onnx_fp32_for_the_bundled_model_only() -> None:
+def test_auto_backend_is_onnx_fp32_for_the_models_on_disk() -> None:
     assert Settings().backend == "onnx-fp32"
     assert Settings().embedder_key == f"{BUNDLED_MODEL}@onnx-fp32"
     assert Settings().public()["encoder_backend"] == "onnx-fp32"
-    # Other models have no ONNX export here: auto runs them with torch, and their key is bare.
+    assert Settings(model="all-mpnet-base-v2").embedder_key == "all-mpnet-base-v2@onnx-fp32"
+    # A hub name or a path may be any architecture: auto runs it with torch, key bare.
     assert Settings(model="hash").backend == "torch"
-    assert Settings(model="all-mpnet-base-v2").embedder_key == "all-mpnet-base-v2"
+    assert Settings(model="org/some-model").embedder_key == "org/some-model"
     assert Settings(encoder_backend="torch").embedder_key == BUNDLED_MODEL
 
 

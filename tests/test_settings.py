@@ -166,3 +166,25 @@ def test_public_settings_have_no_paths(tmp_path: Path) -> None:
     public = s.public()
     assert {"mode", "k", "model", "max_chars", "abstain_threshold"} <= set(public)
     assert str(tmp_path) not in json.dumps(public)
+
+
+def test_each_model_gets_its_own_calibration(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.settings as rs
+
+    default = tmp_path / "calibration.json"
+    default.write_text(json.dumps({"settings": {"abstain_threshold": 0.02}}), encoding="utf-8")
+    monkeypatch.setattr(rs, "CALIBRATION_FILE", default)
+    own = rs.model_variant(default, "all-mpnet-base-v2")
+    assert own.name == "calibration-all-mpnet-base-v2.json"
+    assert rs.model_variant(default, "all-MiniLM-L6-v2") == default
+    assert rs.model_variant(default, "org/some model").name == "calibration-org_some_model.json"
+    # No file of its own yet: a model falls back to the bundled model's calibration.
+    assert Settings.load(env={"RAG_MODEL": "all-mpnet-base-v2"}).abstain_threshold == 0.02
+    own.write_text(json.dumps({"settings": {"abstain_threshold": 0.07}}), encoding="utf-8")
+    assert Settings.load(env={"RAG_MODEL": "all-mpnet-base-v2"}).abstain_threshold == 0.07
+    assert Settings.load(model="all-mpnet-base-v2").abstain_threshold == 0.07
+    assert Settings.load(env={}).abstain_threshold == 0.02
+    # Any layer above the calibration still wins over it.
+    assert Settings.load(env={"RAG_MODEL": "all-mpnet-base-v2",
+                              "RAG_ABSTAIN_THRESHOLD": "0.5"}).abstain_threshold == 0.5
