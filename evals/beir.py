@@ -38,6 +38,7 @@ from index.store import build_index, load_index, staleness
 from rag.pipeline import Pipeline
 from rag.rerank import RerankingRetriever
 from rag.retrieval import HybridRetriever, Retriever
+from rag.sentence_retrieval import SentenceRetriever
 from rag.settings import MODES, Settings
 from rag.types import Hit
 
@@ -169,9 +170,14 @@ def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
     if mode in ("dense", "bm25"):
         return DocumentRetriever(base[mode], n, rows)
     if fusion == "passage" or mode == RERANKED:
-        # The chat's hybrid as `make_retriever` builds it, with the weights made explicit.
-        fused: Retriever = HybridRetriever([base["dense"], base["bm25"]], rrf_k=rrf_k,
-                                           weights=weights)
+        # The chat's hybrid as `make_retriever` builds it, with the weights made explicit
+        # (the sentence channel, when on, weighs 1).
+        parts, w = [base["dense"], base["bm25"]], list(weights)
+        if pipeline.settings.sentence_channel == "on":
+            parts.append(base.get("sentence") or SentenceRetriever(pipeline.index,
+                                                                    pipeline.embedder))
+            w.append(1.0)
+        fused: Retriever = HybridRetriever(parts, rrf_k=rrf_k, weights=w)
         if mode == RERANKED:
             fused = RerankingRetriever(fused, _judged(pipeline).best_quotes,
                                        pipeline.settings.rerank_depth)
@@ -298,7 +304,9 @@ def format_report(report: Mapping[str, Any]) -> str:
              f"{report['n_documents']} documents, {report['n_passages']} passages; "
              f"model {report['settings']['model']}, max_chars {report['settings']['max_chars']}, "
              f"{report['fusion']['method']} fusion rrf_k {report['fusion']['rrf_k']} "
-             f"weights {report['fusion']['weights']}, title as {report.get('title', '?')}",
+             f"weights {report['fusion']['weights']}, sentence channel "
+             f"{report['settings'].get('sentence_channel', 'off')}, "
+             f"title as {report.get('title', '?')}",
              f"{'metric':<24}" + "".join(f"{m:>14}" for m in modes)]
     for key in keys:
         cells = [report["modes"][m].get(key) for m in modes]

@@ -158,7 +158,8 @@ class Pipeline:
                 if mode != "dense" and self._bm25 is None:
                     self._bm25 = BM25Retriever(self.index.passages, self.index.lexical)
                 self._retrievers[mode] = make_retriever(
-                    mode, self.index, self.embedder, self.settings.rrf_k, bm25=self._bm25)
+                    mode, self.index, self.embedder, self.settings.rrf_k, bm25=self._bm25,
+                    sentences=self.settings.sentence_channel == "on")
             return self._retrievers[mode]
 
     def retriever(self, mode: str) -> Retriever:

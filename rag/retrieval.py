@@ -13,6 +13,7 @@ from index import lexical
 from index.embedder import Embedder
 from index.passage import Passage
 from index.store import Index
+from rag.sentence_retrieval import SentenceRetriever
 from rag.types import Hit
 
 MODES = ("dense", "bm25", "hybrid")
@@ -91,8 +92,10 @@ class HybridRetriever:
 
 
 def make_retriever(mode: str, index: Index, embedder: Embedder, rrf_k: int = 60,
-                   bm25: BM25Retriever | None = None) -> Retriever:
-    """The retriever for a mode name; pass a built `bm25` to share it across modes."""
+                   bm25: BM25Retriever | None = None, sentences: bool = True) -> Retriever:
+    """The retriever for a mode name; pass a built `bm25` to share it across modes. Hybrid
+    fuses dense passages, BM25 and, with `sentences`, passages ranked by their best quotable
+    unit (`rag.sentence_retrieval`)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "dense":
@@ -100,7 +103,10 @@ def make_retriever(mode: str, index: Index, embedder: Embedder, rrf_k: int = 60,
     words = bm25 or BM25Retriever(index.passages, index.lexical)
     if mode == "bm25":
         return words
-    return HybridRetriever([DenseRetriever(index, embedder), words], rrf_k=rrf_k)
+    parts: list[Retriever] = [DenseRetriever(index, embedder), words]
+    if sentences:
+        parts.append(SentenceRetriever(index, embedder))
+    return HybridRetriever(parts, rrf_k=rrf_k)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

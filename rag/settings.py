@@ -73,6 +73,9 @@ class Settings:
     k: int = 5
     # Chosen on SciFact train (evals/BENCHMARKS.md): 10 beat 30, 60 and 100 there.
     rrf_k: int = 10
+    # Hybrid also fuses passages ranked by their best sentence's cosine ("on"), or only dense
+    # passages and BM25 ("off"); see rag/sentence_retrieval.py.
+    sentence_channel: str = "on"
     max_quotes: int = 3
     # A second or third quote must score within this margin of the best one.
     quote_margin: float = 0.12
@@ -120,6 +123,9 @@ class Settings:
             raise SettingsError(f"max_quotes must be between 1 and 10, got {self.max_quotes}")
         if self.context_headers not in ("on", "off"):
             raise SettingsError(f"context_headers must be on or off, got {self.context_headers!r}")
+        if self.sentence_channel not in ("on", "off"):
+            raise SettingsError(f"sentence_channel must be on or off, got "
+                                f"{self.sentence_channel!r}")
         if self.evidence_checks not in ("on", "off"):
             raise SettingsError(f"evidence_checks must be on or off, got {self.evidence_checks!r}")
         if not 1 <= self.rerank_depth <= MAX_K:
@@ -188,6 +194,7 @@ class Settings:
         return {"mode": self.mode, "k": self.k, "model": self.model,
                 "encoder_backend": self.backend, "max_chars": self.max_chars,
                 "context_headers": self.context_headers, "rrf_k": self.rrf_k,
+                "sentence_channel": self.sentence_channel,
                 "max_quotes": self.max_quotes, "quote_margin": self.quote_margin,
                 "lexical_weight": self.lexical_weight, "rank_weight": self.rank_weight,
                 "abstain_threshold": self.abstain_threshold,

@@ -1,0 +1,98 @@
+"""The sentence channel: passages ranked by their best quotable unit, exactly as a brute-force
+max over the stored unit vectors, and fused into hybrid retrieval when the setting is on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus.document import Document
+from index.embedder import HashingEmbedder
+from index.store import Index, build_index, load_index
+from rag.retrieval import HybridRetriever, make_retriever
+from rag.sentence_retrieval import SentenceRetriever
+from rag.settings import Settings, SettingsError
+from tests.pipeline_helpers import tiny_pipeline
+
+WORDS = ["bees", "honey", "river", "soviet", "council", "strike", "bread", "winter",
+         "printing", "press", "army", "peasant", "railway", "harbour", "coal", "wheat"]
+
+
+def _index(tmp_path: Path, texts: list[str]) -> Index:
+    docs = [Document(id=f"d{i}", title=f"D{i}", text=t) for i, t in enumerate(texts)]
+    path = tmp_path / "idx"
+    build_index(path, docs, HashingEmbedder(), "hash", {"max_chars": 200}, progress=False)
+    return load_index(path)
+
+
+def _brute_force(index: Index, query: str) -> dict[int, float]:
+    qv = HashingEmbedder().embed([query])[0]
+    best: dict[int, float] = {}
+    for row in range(len(index.passages)):
+        vecs = np.asarray(index.passage_unit_vectors(row), dtype=np.float32)
+        if len(vecs):
+            best[row] = float((vecs @ qv).max())
+    return best
+
+
+sentence = st.lists(st.sampled_from(WORDS), min_size=2, max_size=6).map(
+    lambda ws: " ".join(ws).capitalize() + ".")
+document = st.lists(sentence, min_size=1, max_size=6).map(" ".join)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(document, min_size=1, max_size=5),
+       query=st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+       k=st.integers(min_value=1, max_value=12))
+def test_ranks_passages_by_their_best_unit(tmp_path_factory: pytest.TempPathFactory,
+                                           texts: list[str], query: str, k: int) -> None:
+    index = _index(tmp_path_factory.mktemp("s"), texts)
+    hits = SentenceRetriever(index, HashingEmbedder()).search(query, k)
+    expected = _brute_force(index, query)
+    assert len(hits) == min(k, len(expected))
+    assert len({h.row for h in hits}) == len(hits)  # one hit per passage
+    for h in hits:
+        assert h.passage == index.passages[h.row]
+        assert h.score == pytest.approx(expected[h.row], abs=1e-3)  # units are float16
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    # Nothing left out scores clearly above the last one kept.
+    kept = {h.row for h in hits}
+    if hits:
+        assert all(s <= hits[-1].score + 1e-3 for r, s in expected.items() if r not in kept)
+
+
+def test_a_passage_found_by_one_sentence(tmp_path: Path) -> None:
+    # The second document is about bread throughout; the first has one sentence that matches.
+    texts = ["Coal trains crossed the harbour. Railway strike in winter. Coal and wheat.",
+             "Bread bread bread. Bread and wheat. Peasant bread."]
+    index = _index(tmp_path, texts)
+    hits = SentenceRetriever(index, HashingEmbedder()).search("railway strike winter", 1)
+    assert hits[0].passage.doc_id == "d0"
+    assert SentenceRetriever(index, HashingEmbedder()).search("railway", 0) == []
+
+
+def test_hybrid_fuses_the_sentence_channel_only_when_on(tmp_path: Path) -> None:
+    index = _index(tmp_path, ["Bees make honey. Rivers run.", "Soviet council strike."])
+    on = make_retriever("hybrid", index, HashingEmbedder(), rrf_k=10)
+    off = make_retriever("hybrid", index, HashingEmbedder(), rrf_k=10, sentences=False)
+    assert isinstance(on, HybridRetriever) and isinstance(off, HybridRetriever)
+    assert [type(r).__name__ for r in on.retrievers] == [
+        "DenseRetriever", "BM25Retriever", "SentenceRetriever"]
+    assert [type(r).__name__ for r in off.retrievers] == ["DenseRetriever", "BM25Retriever"]
+
+
+def test_setting_reaches_the_pipeline(tmp_path: Path) -> None:
+    assert Settings().sentence_channel == "on"
+    assert Settings.load(env={"RAG_SENTENCE_CHANNEL": "off"}).sentence_channel == "off"
+    with pytest.raises(SettingsError, match="sentence_channel"):
+        Settings(sentence_channel="maybe")
+    pipe = tiny_pipeline(tmp_path, sentence_channel="off", reader="off")
+    base = pipe.base_retriever("hybrid")
+    assert isinstance(base, HybridRetriever) and len(base.retrievers) == 2
+    assert pipe.ask("What is dual power?").settings["sentence_channel"] == "off"
