@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=BUNDLED_MODEL,
                     help="the embedder whose cosines the combiner weighs (its own combiner "
                          "file: see rag.combiner.combiner_file)")
+    ap.add_argument("--reader-depth", type=int, default=Settings.reader_depth,
+                    help="candidates read per question (the reader_depth setting)")
     ap.add_argument("--fit-sample", type=int, default=900,
                     help="combiner-article questions to fit on (a seeded sample; 0: all)")
     ap.add_argument("--heldout-sample", type=int, default=600,
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     # that retrieval is about as unsure as on a course's readings (with only the 7
     # combiner articles indexed, the top passage held the answer 3 times in 4, and the
     # fit learnt to trust passage rank more than it deserves elsewhere).
-    settings = Settings(reader="off", model=args.model)
+    settings = Settings(reader="off", model=args.model, reader_depth=args.reader_depth)
     folder = "squad-all-index" + ("" if args.model == BUNDLED_MODEL else f"-{args.model}")
     pipe, gold = squad_pipeline(questions, args.work / folder, settings)
     for part in ("combiner", "heldout"):
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": combiner.to_dict(),
         "method": "logistic regression (scikit-learn, C=1) on standardised features",
         "embedder": settings.embedder_key,
+        "reader_depth": settings.reader_depth,
         "reader": json.loads((args.reader / "manifest.json").read_text())["name"],
         "command": "python -m evals.fit_combiner " + " ".join(argv or sys.argv[1:]),
         "data": {"squad-v2.0-dev/dev-v2.0.json": file_sha256(squad_file)},
