@@ -38,7 +38,6 @@ from index.store import build_index, load_index, staleness
 from rag.pipeline import Pipeline
 from rag.rerank import RerankingRetriever
 from rag.retrieval import HybridRetriever, Retriever
-from rag.sentence_retrieval import SentenceRetriever
 from rag.settings import MODES, Settings
 from rag.types import Hit
 
@@ -174,8 +173,7 @@ def document_retriever(pipeline: Pipeline, mode: str, fusion: str = BEIR_FUSION,
         # (the sentence channel, when on, weighs 1).
         parts, w = [base["dense"], base["bm25"]], list(weights)
         if pipeline.settings.sentence_channel == "on":
-            parts.append(base.get("sentence") or SentenceRetriever(pipeline.index,
-                                                                    pipeline.embedder))
+            parts.append(pipeline.sentence_retriever())
             w.append(1.0)
         fused: Retriever = HybridRetriever(parts, rrf_k=rrf_k, weights=w)
         if mode == RERANKED:

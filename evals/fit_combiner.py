@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     # combiner articles indexed, the top passage held the answer 3 times in 4, and the
     # fit learnt to trust passage rank more than it deserves elsewhere).
     settings = Settings(reader="off", model=args.model, reader_depth=args.reader_depth)
-    folder = "squad-all-index" + ("" if args.model == BUNDLED_MODEL else f"-{args.model}")
-    pipe, gold = squad_pipeline(questions, args.work / folder, settings)
+    folder = model_variant(args.work / "squad-all-index", args.model)
+    pipe, gold = squad_pipeline(questions, folder, settings)
     for part in ("combiner", "heldout"):
         # Reading the candidates costs ~0.1 s per question on 2 cores: seeded samples (about
         # 9k rows for 7 weights) keep scoring near 3 minutes. Building the index comes first

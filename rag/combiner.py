@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rag.evidence import answer_kind, gives
-from rag.settings import model_variant
+from rag.settings import fitted_file
 
 COMBINER_FILE = Path(__file__).resolve().parent / "combiner.json"
 FEATURES = ("cosine", "reader", "overlap", "rank_prior", "pair", "type_asked", "type_given")
@@ -94,10 +94,9 @@ class Combiner:
 
 
 def combiner_file(model: str) -> Path:
-    """The combiner to load for `model`: its own (`combiner-<model>.json`, fitted with
-    `python -m evals.fit_combiner --model`) if there is one, else the bundled model's."""
-    own = model_variant(COMBINER_FILE, model)
-    return own if own.exists() else COMBINER_FILE
+    """The combiner to load for `model`: `combiner-<model>.json` if it was fitted
+    (`python -m evals.fit_combiner --model`), else the bundled model's (see `fitted_file`)."""
+    return fitted_file(COMBINER_FILE, model)
 
 
 def load_combiner(path: Path = COMBINER_FILE) -> Combiner | None:

@@ -35,6 +35,7 @@ from rag.quoting import Candidate, make_citations, pick_quotes, score_candidates
 from rag.reader import make_reader
 from rag.rerank import RerankingRetriever, best_per_hit, best_spans, order_hits
 from rag.retrieval import BM25Retriever, Retriever, make_retriever
+from rag.sentence_retrieval import SentenceRetriever
 from rag.settings import MAX_K, MODES, Settings
 from rag.types import Answer, Hit
 
@@ -127,6 +128,7 @@ class Pipeline:
         self.judge = judge
         self._retrievers: dict[str, Retriever] = {}
         self._bm25: BM25Retriever | None = None
+        self._sentences: SentenceRetriever | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -157,10 +159,22 @@ class Pipeline:
             if mode not in self._retrievers:
                 if mode != "dense" and self._bm25 is None:
                     self._bm25 = BM25Retriever(self.index.passages, self.index.lexical)
+                on = mode == "hybrid" and self.settings.sentence_channel == "on"
                 self._retrievers[mode] = make_retriever(
                     mode, self.index, self.embedder, self.settings.rrf_k, bm25=self._bm25,
-                    sentences=self.settings.sentence_channel == "on")
+                    sentences=self._sentences_locked() if on else False)
             return self._retrievers[mode]
+
+    def sentence_retriever(self) -> SentenceRetriever:
+        """Passages ranked by their best unit (hybrid's third ranking), built once and
+        shared, so that its unit index is made at warm-up, not per caller."""
+        with self._lock:
+            return self._sentences_locked()
+
+    def _sentences_locked(self) -> SentenceRetriever:
+        if self._sentences is None:
+            self._sentences = SentenceRetriever(self.index, self.embedder)
+        return self._sentences
 
     def retriever(self, mode: str) -> Retriever:
         """The retriever the answers use: with a reader, the base ranking reordered by each
@@ -171,7 +185,8 @@ class Pipeline:
         return RerankingRetriever(base, self.best_quotes, self.settings.rerank_depth)
 
     def warm_up(self) -> None:
-        """Load the models and build BM25 now, not on the first question."""
+        """Load the models and build BM25 (and the sentence channel's unit index) now, not
+        on the first question."""
         warm = getattr(self.embedder, "warm_up", None)
         if warm:
             warm()

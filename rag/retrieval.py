@@ -92,10 +92,11 @@ class HybridRetriever:
 
 
 def make_retriever(mode: str, index: Index, embedder: Embedder, rrf_k: int = 60,
-                   bm25: BM25Retriever | None = None, sentences: bool = True) -> Retriever:
+                   bm25: BM25Retriever | None = None,
+                   sentences: bool | SentenceRetriever = True) -> Retriever:
     """The retriever for a mode name; pass a built `bm25` to share it across modes. Hybrid
-    fuses dense passages, BM25 and, with `sentences`, passages ranked by their best quotable
-    unit (`rag.sentence_retrieval`)."""
+    fuses dense passages, BM25 and, unless `sentences` is False, passages ranked by their
+    best quotable unit (`rag.sentence_retrieval`; pass a built one to share it)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "dense":
@@ -104,8 +105,10 @@ def make_retriever(mode: str, index: Index, embedder: Embedder, rrf_k: int = 60,
     if mode == "bm25":
         return words
     parts: list[Retriever] = [DenseRetriever(index, embedder), words]
-    if sentences:
+    if sentences is True:
         parts.append(SentenceRetriever(index, embedder))
+    elif sentences:
+        parts.append(sentences)
     return HybridRetriever(parts, rrf_k=rrf_k)
 
 

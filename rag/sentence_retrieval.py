@@ -4,14 +4,11 @@ stored vector (`units.npy`, embedded at build time), a passage scoring as its be
 A passage vector averages up to `max_chars` of text, so a passage whose one sentence answers
 a paraphrased question can rank below a passage that is on the topic throughout. Fused with
 the passage-level dense and BM25 rankings (`rag.retrieval.make_retriever`), this channel
-raised passage recall@1 on SQuAD articles from 0.773 to 0.817 and SciFact train nDCG@10
-from 0.7305 to 0.7367 (evals/BENCHMARKS.md, "Sentence channel").
+raised passage recall@1 on SQuAD articles from 0.734 to 0.787 (`evals.fit_combiner`) and
+SciFact train nDCG@10 from 0.7305 to 0.7367 (evals/BENCHMARKS.md, "Sentence channel").
 """
 
 from __future__ import annotations
-
-import threading
-from typing import Any
 
 import numpy as np
 
@@ -25,46 +22,35 @@ _UNITS_PER_PASSAGE = 4
 
 
 class SentenceRetriever:
-    """Max-over-units dense retrieval, exact (a flat FAISS inner-product index over the unit
-    vectors, made on first use from the index's float16 copy)."""
+    """Max-over-units dense retrieval, exact: a flat FAISS inner-product index over the unit
+    vectors, made when the retriever is (a float32 copy of the index's float16 ones)."""
 
     def __init__(self, index: Index, embedder: Embedder) -> None:
+        import faiss
+
         self.index = index
         self.embedder = embedder
-        self._faiss: Any = None
-        self._owner: np.ndarray | None = None
-        self._lock = threading.Lock()
-
-    def _ready(self) -> tuple[Any, np.ndarray]:
-        with self._lock:
-            if self._faiss is None:
-                import faiss
-
-                units = np.ascontiguousarray(self.index.unit_vectors, dtype=np.float32)
-                flat = faiss.IndexFlatIP(units.shape[1] if units.ndim == 2 else 1)
-                if len(units):
-                    flat.add(units)
-                rows = np.asarray(self.index.unit_rows, dtype=np.int64)
-                # owner[u] is the passage row of unit u (unit_rows holds each passage's first).
-                self._owner = np.searchsorted(rows, np.arange(len(units)), side="right") - 1
-                self._faiss = flat
-            assert self._owner is not None
-            return self._faiss, self._owner
+        units = np.ascontiguousarray(index.unit_vectors, dtype=np.float32)
+        self._units = faiss.IndexFlatIP(index.vectors.d)
+        if len(units):
+            self._units.add(units)
+        # owner[u] is the passage row of unit u (unit_rows holds each passage's first unit).
+        self._owner = np.searchsorted(np.asarray(index.unit_rows, dtype=np.int64),
+                                      np.arange(len(units)), side="right") - 1
 
     def search(self, query: str, k: int) -> list[Hit]:
         """The k passages whose best unit is closest to the query, best first."""
-        flat, owner = self._ready()
-        total = flat.ntotal
+        total = self._units.ntotal
         if k <= 0 or total == 0:
             return []
         qv = np.ascontiguousarray(self.embedder.embed([query]), dtype=np.float32)
         n = min(total, k * _UNITS_PER_PASSAGE)
         while True:
-            scores, units = flat.search(qv, n)
+            scores, units = self._units.search(qv, n)
             best: dict[int, float] = {}
             for s, u in zip(scores[0], units[0], strict=True):
                 if u >= 0:
-                    best.setdefault(int(owner[u]), float(s))  # results come best first
+                    best.setdefault(int(self._owner[u]), float(s))  # results come best first
             if len(best) >= k or n >= total:
                 break
             n = min(total, n * 4)

@@ -43,10 +43,16 @@ def model_variant(default: Path, model: str) -> Path:
     return default.with_name(f"{default.stem}-{safe}{default.suffix}")
 
 
+def fitted_file(default: Path, model: str) -> Path:
+    """The file to load for `model`: its own (`model_variant`) if one was fitted, else the
+    bundled model's, the best available for an embedder nobody fitted."""
+    own = model_variant(default, model)
+    return own if own.exists() else default
+
+
 def calibration_file(model: str) -> Path:
-    """The calibration to apply for `model`: its own if fitted, else the bundled model's."""
-    own = model_variant(CALIBRATION_FILE, model)
-    return own if own.exists() else CALIBRATION_FILE
+    """The calibration to apply for `model` (see `fitted_file`)."""
+    return fitted_file(CALIBRATION_FILE, model)
 
 
 class SettingsError(ValueError):

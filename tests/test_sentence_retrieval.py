@@ -96,3 +96,12 @@ def test_setting_reaches_the_pipeline(tmp_path: Path) -> None:
     base = pipe.base_retriever("hybrid")
     assert isinstance(base, HybridRetriever) and len(base.retrievers) == 2
     assert pipe.ask("What is dual power?").settings["sentence_channel"] == "off"
+
+
+def test_the_pipeline_builds_one_sentence_retriever_and_shares_it(tmp_path: Path) -> None:
+    pipe = tiny_pipeline(tmp_path, reader="off")
+    pipe.warm_up()  # the hybrid, with its unit index, is made here
+    base = pipe.base_retriever("hybrid")
+    assert isinstance(base, HybridRetriever)
+    assert base.retrievers[2] is pipe.sentence_retriever()
+    assert pipe.sentence_retriever() is pipe.sentence_retriever()
