@@ -157,9 +157,11 @@ def quantise(fp32: Path, out: Path, recipe: Recipe) -> Path:
         exclude = [n.name for n in graph.node if n.op_type == "MatMul"
                    and any(re.search(k, n.name) for k in recipe.keep_fp32)]
         # It logs a hint on the root logger to "pre-process" first (shape inference, which
-        # this graph already has); quiet it for the moment.
+        # this graph already has); quiet it for the moment. Logging through the `logging`
+        # module also installs a root handler when there is none (basicConfig), after which
+        # every library's debug lines (bm25s's) would reach the user: put the handlers back.
         root = logging.getLogger()
-        level = root.level
+        level, handlers = root.level, list(root.handlers)
         root.setLevel(logging.ERROR)
         try:
             quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8,
@@ -167,6 +169,7 @@ def quantise(fp32: Path, out: Path, recipe: Recipe) -> Path:
                              nodes_to_exclude=exclude)
         finally:
             root.setLevel(level)
+            root.handlers[:] = handlers
         tmp.replace(out)
     except Exception as e:
         raise OnnxExportError(f"cannot quantise {fp32}: {type(e).__name__}: {e}") from None

@@ -19,7 +19,14 @@ from index.embedder import (
     bundled_model_path,
     make_embedder,
 )
-from index.onnx_encoder import OnnxEmbedder, OnnxExportError, export_fp32
+from index.onnx_encoder import (
+    INT8_RECIPE,
+    RECIPES,
+    OnnxEmbedder,
+    OnnxExportError,
+    export_fp32,
+    quantise,
+)
 from index.store import build_index, staleness
 from rag.settings import Settings, SettingsError
 
@@ -132,6 +139,32 @@ def test_export_feeds_only_the_inputs_the_model_takes(arch: str, tmp_path: Path)
         want = model(**{n: torch.from_numpy(feed[n]) for n in names}).last_hidden_state
     real = mask.astype(bool)  # padded positions are pooled away
     assert np.allclose(got[real], want.numpy()[real], atol=1e-4)
+
+
+def test_quantising_leaves_the_root_logger_as_it_was(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # onnxruntime logs through `logging.warning`, which installs a root handler when there is
+    # none; left there, it would print every library's debug lines (bm25s's) to the user.
+    import logging
+    import types
+
+    import onnx
+    import onnxruntime.quantization as q
+
+    def noisy(_src: str, dst: str, **_kwargs: object) -> None:
+        logging.warning("Please consider to run pre-processing before quantization.")
+        Path(dst).write_bytes(b"int8")
+
+    monkeypatch.setattr(q, "quantize_dynamic", noisy)
+    monkeypatch.setattr(onnx, "load", lambda _p: types.SimpleNamespace(
+        graph=types.SimpleNamespace(node=[])))
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # as in a plain `rag ask`, not under pytest
+    level = root.level
+    out = quantise(tmp_path / "model.fp32.onnx", tmp_path / "model.int8.onnx",
+                   RECIPES[INT8_RECIPE])
+    assert out.read_bytes() == b"int8"
+    assert root.handlers == [] and root.level == level
 
 
 def test_failed_export_leaves_nothing_and_says_one_line(tmp_path: Path,
