@@ -45,16 +45,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class OnnxReader:
     """A cross-encoder exported to ONNX (`model.onnx` + `tokenizer.json` in one folder).
 
-    Cheap to construct; the session loads on first use (`warm_up`)."""
+    Cheap to construct; the session loads on first use (`warm_up`).
+
+    By default each pair runs alone (`batch_size=1`): nothing is padded, and a pair's score
+    does not depend on the others read with it (dynamic int8 picks one activation scale
+    per batch, which moved scores by up to 0.17). Ten question-sentence pairs, what a
+    question reads, took 52 ms one by one against 63 ms in one padded batch on 2 cores, and
+    held-out SQuAD accuracy did not move (evals/BENCHMARKS.md, "Reader speed")."""
 
     def __init__(self, folder: Path = READER_DIR, model_file: Path | None = None,
-                 max_len: int | None = None, batch_size: int = 64) -> None:
+                 max_len: int | None = None, batch_size: int = 1) -> None:
         self.folder = Path(folder)
         self.model_file = model_file or self.folder / "model.onnx"
         self.batch_size = batch_size
         self.max_len = max_len or self._manifest().get("max_len", 128)
         self._session: Any = None
         self._tokenizer: Any = None
+        self._pad_id = 0
         self._lock = threading.Lock()
 
     def _manifest(self) -> dict[str, Any]:
@@ -75,24 +82,37 @@ class OnnxReader:
                 if not need.exists():
                     raise ReaderError(f"reader model incomplete: {need} is missing "
                                       "(train one with: python -m evals.train_reader)")
-            self._tokenizer, self._session = open_session(
+            tok, self._session = open_session(
                 self.model_file, self.folder / "tokenizer.json", self.max_len)
+            # Padding happens per batch here, to that batch's longest pair.
+            self._pad_id = int((tok.padding or {}).get("pad_id", 0))
+            tok.no_padding()
+            self._tokenizer = tok
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        """Scores for (question, text) pairs, batched by length to waste little padding."""
+        """Scores for (question, text) pairs, batched by token length to waste little
+        padding."""
         self.warm_up()
         out = np.zeros(len(pairs), dtype=np.float32)
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        enc = self._tokenizer.encode_batch(list(pairs))
+        order = sorted(range(len(pairs)), key=lambda i: len(enc[i].ids))
         inputs = {i.name for i in self._session.get_inputs()}
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            enc = self._tokenizer.encode_batch([pairs[i] for i in idx])
-            feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+            feed = {"input_ids": self._padded([enc[i].ids for i in idx], self._pad_id),
+                    "attention_mask": self._padded([enc[i].attention_mask for i in idx], 0),
+                    "token_type_ids": self._padded([enc[i].type_ids for i in idx], 0)}
             logits = self._session.run(None, {k: v for k, v in feed.items() if k in inputs})[0]
             out[idx] = _sigmoid(np.asarray(logits).reshape(-1))
         return out
+
+    @staticmethod
+    def _padded(rows: Sequence[Sequence[int]], pad: int) -> np.ndarray:
+        """Rows right-padded with `pad` to the longest, as one int64 array."""
+        a = np.full((len(rows), max(len(r) for r in rows)), pad, dtype=np.int64)
+        for i, r in enumerate(rows):
+            a[i, :len(r)] = r
+        return a
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """One score per text."""

@@ -60,6 +60,44 @@ def test_reader_prefers_the_answer_to_a_sentence_on_the_same_topic() -> None:
     assert np.all((scores >= 0) & (scores <= 1))
 
 
+_PAIRS_Q = "Why did the Bolsheviks call for all power to the soviets?"
+_PAIRS_T = [
+    "The Bolsheviks wanted the soviets to take the whole of state power.",
+    "Lih wrote about the slogan.",
+    "In April, June and most dramatically in July, the Bolsheviks had to deal with the "
+    "consequences feared by Kamenev in March, when crowds tried to bring down the government.",
+    "",
+    "Dual power could not last.",
+]
+
+
+def test_a_pairs_score_does_not_depend_on_what_is_read_with_it() -> None:
+    # Each pair runs alone by default: no padding, and no activation scale shared with
+    # other pairs (dynamic int8 picks one per batch).
+    reader = OnnxReader()
+    together = reader.score(_PAIRS_Q, _PAIRS_T)
+    alone = np.concatenate([reader.score(_PAIRS_Q, [t]) for t in _PAIRS_T])
+    assert np.array_equal(together, alone)
+    assert reader.score(_PAIRS_Q, []).shape == (0,)
+
+
+def test_batched_scores_go_back_to_their_own_texts() -> None:
+    # Batches are formed by token length: the same texts in another order get the same
+    # batches, so each text must get back exactly its own score.
+    reader = OnnxReader(batch_size=3)
+    forward = reader.score(_PAIRS_Q, _PAIRS_T)
+    backward = reader.score(_PAIRS_Q, _PAIRS_T[::-1])[::-1]
+    assert np.array_equal(forward, backward)
+    # Padding to the batch's longest pair changes a score only by int8 noise.
+    alone = OnnxReader().score(_PAIRS_Q, _PAIRS_T)
+    assert np.abs(forward - alone).max() < 0.25
+    assert forward[0] > forward[1]
+
+
+def test_padded_rows() -> None:
+    assert OnnxReader._padded([[5, 6, 7], [8]], 1).tolist() == [[5, 6, 7], [8, 1, 1]]
+
+
 def test_a_question_costs_one_encode_and_answers_carry_their_score_parts(
         tmp_path: Path, tiny_corpus: Path) -> None:
     settings = Settings(corpus=str(tiny_corpus), index=str(tmp_path / "idx"), model="hash",
