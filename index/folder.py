@@ -39,6 +39,9 @@ EXTRA_KEY = "extra_files"
 LEXICAL_PREFIX = "bm25."
 # The start row of each passage's quotable units in `UNITS`, an optional file (see EXTRA_KEY).
 UNIT_ROWS = "unit_rows.npy"
+# The sentence channel's own ANN index over `units.npy`, only for an index with more units
+# than `index.ann.IVF_FROM` (a flat one is made from `units.npy` when the index is opened).
+UNIT_INDEX = "units.faiss"
 # The manifest key of the corpus folder's stat digest (`corpus.fingerprint`).
 CORPUS_STAT = "corpus_stat"
 

@@ -1,6 +1,7 @@
 """Building and loading an index: chunk the documents, embed what changed, and read it back as
 an `Index`. An index is a folder: `vectors.faiss`, `passages.jsonl`, `documents.jsonl`,
-`units.npy` (float16 vectors of every quotable unit, see `index.units`), the BM25 model's
+`units.npy` (float16 vectors of every quotable unit, see `index.units`; above
+`index.ann.IVF_FROM` units also an IVF over them, `units.faiss`), the BM25 model's
 `bm25.*` files (see `index.lexical`) and `manifest.json`;
 how it is written, swapped in and checked is `index.folder`'s concern. One build at a time
 holds the lock beside the folder (`index.lock`). Nothing is pickled."""
@@ -35,6 +36,7 @@ from index.folder import (  # noqa: F401  (re-exported: the index's names)
     LEXICAL_PREFIX,
     MANIFEST,
     PASSAGES,
+    UNIT_INDEX,
     UNIT_ROWS,
     UNITS,
     VECTORS,
@@ -78,6 +80,9 @@ class Index:
     # build time, so that a question costs one encode, not one per candidate sentence.
     unit_vectors: np.ndarray = field(repr=False)
     unit_rows: list[int] = field(repr=False)
+    # The units' IVF index (`units.faiss`), stored when there are more than ann.IVF_FROM of
+    # them; None below that, where the sentence channel scans them all.
+    unit_index: faiss.Index | None = field(default=None, repr=False)
     # The BM25 model saved with the index, memory-mapped; None for an index written before
     # it was saved (the retriever then builds one in memory).
     lexical: Any = field(default=None, repr=False)
@@ -284,6 +289,13 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     manifest["unit_count"] = int(units.shape[0])
+    # The sentence channel searches every unit for each question. Past ann.IVF_FROM units a
+    # flat scan costs what the passages' own does past that many passages (119 ms at 1M),
+    # and training IVF's k-means takes minutes there, too long for a start: it is trained
+    # here and stored.
+    unit_spec = ann.choose(len(units))
+    manifest["unit_index"] = unit_spec.to_dict()
+    unit_index = None if unit_spec.kind == "flat" else ann.build(units, unit_spec)
     if corpus_stat:
         manifest[CORPUS_STAT] = corpus_stat
     # Tokenising and scoring the corpus for BM25 is done here once, not on every start.
@@ -294,8 +306,12 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
 
     def extras(tmp: Path) -> list[str]:
         np.save(tmp / UNIT_ROWS, unit_rows, allow_pickle=False)
-        return [UNIT_ROWS, *lexicon.save(lexicon.document_words(documents), tmp),
-                *lexical.save(bm25, tmp)]
+        names = [UNIT_ROWS, *lexicon.save(lexicon.document_words(documents), tmp),
+                 *lexical.save(bm25, tmp)]
+        if unit_index is not None:
+            faiss.write_index(unit_index, str(tmp / UNIT_INDEX))
+            names.append(UNIT_INDEX)
+        return names
 
     folder.write_atomically(path, manifest, documents, passages, vectors, units, extra=extras)
     partial.clear()
@@ -410,7 +426,24 @@ def _read_index(path: Path) -> Index:
         raise IndexDamaged(path, UNITS, f"shape {units.shape}, expected ({rows[-1]}, "
                                         f"{vectors.d})")
     return Index(path, manifest, docs, passages, vectors, units, rows,
+                 _read_unit_index(path, manifest, len(units)),
                  _read_lexical(path, manifest, len(passages)), _read_words(path, manifest))
+
+
+def _read_unit_index(path: Path, manifest: dict[str, Any], units: int) -> faiss.Index | None:
+    """The stored IVF over the units, set up as the manifest says; None when there is none
+    (a flat index is made from `units.npy` instead)."""
+    index = _optional_file(path, manifest, UNIT_INDEX, lambda data: faiss.deserialize_index(
+        np.frombuffer(data, dtype=np.uint8)))
+    if index is None:
+        return None
+    try:
+        ann.configure(index, ann.VectorIndexSpec.from_dict(manifest.get("unit_index")))
+    except Exception as e:
+        raise IndexDamaged(path, MANIFEST, f"unit_index: {folder.why(e)}") from None
+    if not hasattr(index, "id_map") or index.ntotal != units:
+        raise IndexDamaged(path, UNIT_INDEX, f"{index.ntotal} vectors for {units} units")
+    return index
 
 
 def _optional_file(path: Path, manifest: dict[str, Any], name: str,

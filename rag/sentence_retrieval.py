@@ -22,18 +22,22 @@ _UNITS_PER_PASSAGE = 4
 
 
 class SentenceRetriever:
-    """Max-over-units dense retrieval, exact: a flat FAISS inner-product index over the unit
-    vectors, made when the retriever is (a float32 copy of the index's float16 ones)."""
+    """Max-over-units dense retrieval over the index's own IVF of the units when it stored one
+    (past `index.ann.IVF_FROM` units), else exact: a flat FAISS inner-product index made when
+    the retriever is (a float32 copy of the index's float16 vectors)."""
 
     def __init__(self, index: Index, embedder: Embedder) -> None:
         import faiss
 
         self.index = index
         self.embedder = embedder
-        units = np.ascontiguousarray(index.unit_vectors, dtype=np.float32)
-        self._units = faiss.IndexFlatIP(index.vectors.d)
-        if len(units):
-            self._units.add(units)
+        units = index.unit_vectors
+        if index.unit_index is not None:
+            self._units = index.unit_index
+        else:
+            self._units = faiss.IndexFlatIP(index.vectors.d)
+            if len(units):
+                self._units.add(np.ascontiguousarray(units, dtype=np.float32))
         # owner[u] is the passage row of unit u (unit_rows holds each passage's first unit).
         self._owner = np.searchsorted(np.asarray(index.unit_rows, dtype=np.int64),
                                       np.arange(len(units)), side="right") - 1

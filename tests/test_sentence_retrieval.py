@@ -105,3 +105,46 @@ def test_the_pipeline_builds_one_sentence_retriever_and_shares_it(tmp_path: Path
     assert isinstance(base, HybridRetriever)
     assert base.retrievers[2] is pipe.sentence_retriever()
     assert pipe.sentence_retriever() is pipe.sentence_retriever()
+
+
+def test_past_the_threshold_the_units_get_a_stored_ivf(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import faiss
+
+    from index import ann
+    from index.folder import MANIFEST, UNIT_INDEX
+
+    texts = [" ".join(f"{WORDS[(i + j) % len(WORDS)].capitalize()} {WORDS[(i * j) % 7]} "
+                      f"{WORDS[(i + 3 * j) % len(WORDS)]}." for j in range(8)) for i in range(12)]
+    flat = _index(tmp_path / "flat", texts)
+    assert flat.unit_index is None and flat.manifest["unit_index"] == {"kind": "flat"}
+    assert not (flat.path / UNIT_INDEX).exists()
+    monkeypatch.setattr(ann, "IVF_FROM", 50)
+    ivf = _index(tmp_path / "ivf", texts)
+    assert len(ivf.unit_vectors) >= 50
+    spec = json.loads((ivf.path / MANIFEST).read_text())["unit_index"]
+    assert spec["kind"] == "ivf" and UNIT_INDEX in ivf.manifest["extra_files"]
+    assert ivf.unit_index is not None and ivf.unit_index.ntotal == len(ivf.unit_vectors)
+    # nprobe comes back from the manifest; here it covers every list, so the IVF is exact.
+    inner = faiss.downcast_index(ivf.unit_index.index)  # type: ignore[attr-defined]
+    assert inner.nprobe == spec["nprobe"] == spec["nlist"]
+    for query in ("bees honey", "soviet council strike", "coal railway winter"):
+        got = SentenceRetriever(ivf, HashingEmbedder()).search(query, 5)
+        want = SentenceRetriever(flat, HashingEmbedder()).search(query, 5)
+        assert [h.row for h in got] == [h.row for h in want]
+        assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-5)
+
+
+def test_a_damaged_unit_index_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import ann
+    from index.folder import UNIT_INDEX
+    from index.store import IndexDamaged
+
+    monkeypatch.setattr(ann, "IVF_FROM", 10)
+    index = _index(tmp_path, [" ".join(f"{w.capitalize()} {w} river." for w in WORDS)] * 2)
+    data = (index.path / UNIT_INDEX).read_bytes()
+    (index.path / UNIT_INDEX).write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexDamaged, match=UNIT_INDEX):
+        load_index(index.path)
