@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({
         "abstracts": len(docs), "claims": len(claims), "threads": args.threads,
         "speed_sample": len(sample), "latency_n": args.latency_n, "rounds": args.rounds,
-        "batch_size": 32, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+        # Each backend at its own batch size (torch 32, onnxruntime 8: see OnnxEmbedder).
+        "batch_size": {name: getattr(emb, "batch_size", None) for name, emb in backends},
+        "rows": rows}, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
