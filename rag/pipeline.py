@@ -268,7 +268,8 @@ class Pipeline:
             if names := unknown_names(question, self.vocabulary):
                 reason = f"They never mention {_join(names)}."
         chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
-        confidence = chosen[0].score if chosen else 0.0
+        # The best candidate's score, also when a fuller unit containing it is quoted.
+        confidence = max((c.score for c in candidates), default=0.0)
         abstained = reason is not None or confidence < s.abstain_threshold
         parts = self.judge.combiner.parts if self.judge is not None else None
         citations = () if abstained else make_citations(chosen, self.documents, parts)

@@ -3,6 +3,7 @@ whether to abstain. Quotes are slices of the document text, never rewritten."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -80,16 +81,44 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
     return out
 
 
+def contains(outer: Candidate, inner: Candidate) -> bool:
+    """True when `outer` quotes all of `inner` (same document) and more."""
+    return (outer.hit.passage.doc_id == inner.hit.passage.doc_id and outer.start <= inner.start
+            and inner.end <= outer.end and outer.end - outer.start > inner.end - inner.start)
+
+
+def _reader(c: Candidate) -> float | None:
+    return dict(c.features).get("reader")
+
+
+def fuller_quote(best: Candidate, ranked: Sequence[Candidate], max_quotes: int,
+                 margin: float) -> Candidate:
+    """`best`, or a unit that contains it (best with the sentence after or before it) when
+    that unit scores nearly as well (within `margin`) and the reader, which read both, says
+    it answers better. A sentence that restates the question's topic often scores best on
+    its own ("Today, 'dual power' is often used in reference to anarchist strategies and
+    theories."), while the reader rates it higher together with the next sentence, the one
+    that answers. Without a reader's score nothing changes."""
+    r = _reader(best)
+    if r is None:
+        return best
+    fuller = [c for c in ranked
+              if c.sentences <= max_quotes and c.score >= best.score - margin
+              and contains(c, best) and (_reader(c) or -math.inf) > r]
+    return max(fuller, key=lambda c: (_reader(c) or -math.inf, c.score)) if fuller else best
+
+
 def pick_quotes(candidates: Sequence[Candidate], max_quotes: int, margin: float) -> list[Candidate]:
-    """The best quote, plus more that score nearly as well, up to `max_quotes` sentences."""
+    """The best quote (or, per `fuller_quote`, a unit containing it), plus more that score
+    nearly as well, up to `max_quotes` sentences."""
     ranked = sorted(candidates, key=lambda c: (-c.score, c.hit_rank, c.start))
     if not ranked:
         return []
-    best = ranked[0]
+    best = fuller_quote(ranked[0], ranked, max_quotes, margin)
     chosen = [best]
     used = best.sentences
     for c in ranked[1:]:
-        if used >= max_quotes or c.score < best.score - margin:
+        if used >= max_quotes or c.score < ranked[0].score - margin:
             break
         if used + c.sentences > max_quotes or any(c.overlaps(o) for o in chosen):
             continue

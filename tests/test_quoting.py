@@ -10,7 +10,7 @@ from index.chunking import chunk_text
 from index.embedder import HashingEmbedder
 from index.passage import Passage
 from index.units import quote_units
-from rag.quoting import Candidate, complete_lead_in, score_candidates
+from rag.quoting import Candidate, complete_lead_in, contains, pick_quotes, score_candidates
 from rag.types import Hit
 
 TEXT = (
@@ -110,3 +110,56 @@ def test_a_reference_in_parentheses_is_never_quoted_alone() -> None:
     cands = _candidates(p, question)
     assert {c.text for c in cands} == {
         "Trotsky accused the opposition of placing elections above the party."}
+
+
+ANARCHISTS = (
+    "Today, dual power is often used in reference to anarchist strategies and theories. "
+    "Many anarchists have advocated building alternate, non-capitalist organizations to "
+    "undermine capitalism and the state. Proudhon advocated a cooperative bank.")
+
+
+def _units(scores: list[float], readers: list[float | None],
+           text: str = ANARCHISTS) -> list[Candidate]:
+    """The passage's units in `quote_units` order (a sentence, then it and the next one, and
+    so on) with given scores and reader log-odds (None: no reader feature)."""
+    p = _passage(text)
+    hit = Hit(p, 1.0, 0)
+    out = []
+    for (s, e, n, t), sc, r in zip(quote_units(p), scores, readers, strict=False):
+        feats = (("cosine", sc),) + ((("reader", r),) if r is not None else ())
+        out.append(Candidate(0, hit, s, e, t, sc, n, feats))
+    return out
+
+
+def test_a_fuller_unit_the_reader_prefers_replaces_the_topic_sentence() -> None:
+    units = _units([0.80, 0.78, 0.30, 0.20, 0.10], [0.65, 0.70, 0.1, -0.5, -1.0])
+    topic, pair = units[0], units[1]
+    assert pair.sentences == 2 and contains(pair, topic)
+    assert pick_quotes(units, 3, 0.12)[0] is pair
+    # The reader must prefer it, and it must score within the margin.
+    assert pick_quotes(_units([0.80, 0.78, 0.30, 0.20, 0.10],
+                              [0.65, 0.60, 0.1, -0.5, -1.0]), 3, 0.12)[0].text == topic.text
+    assert pick_quotes(_units([0.80, 0.60, 0.30, 0.20, 0.10],
+                              [0.65, 0.70, 0.1, -0.5, -1.0]), 3, 0.12)[0].text == topic.text
+    # Without a reader (cosine scoring) the best unit is quoted as it is.
+    assert pick_quotes(_units([0.80, 0.78, 0.30, 0.20, 0.10], [None] * 5), 3,
+                       0.12)[0].text == topic.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores=st.lists(st.floats(0, 1), min_size=5, max_size=5),
+       readers=st.lists(st.floats(-5, 5), min_size=5, max_size=5),
+       max_quotes=st.integers(1, 3), margin=st.floats(0, 0.5))
+def test_picked_quotes_keep_their_promises(scores: list[float], readers: list[float],
+                                           max_quotes: int, margin: float) -> None:
+    units = _units(scores, list(readers))
+    chosen = pick_quotes(units, max_quotes, margin)
+    top = sorted(units, key=lambda c: (-c.score, c.hit_rank, c.start))[0]
+    first = chosen[0]
+    # The first quote is the best unit, or a unit containing it that the reader prefers
+    # and that scores within the margin.
+    assert first is top or (contains(first, top) and first.score >= top.score - margin
+                            and dict(first.features)["reader"] > dict(top.features)["reader"])
+    assert all(c.score >= top.score - margin for c in chosen)
+    assert sum(c.sentences for c in chosen) <= max(max_quotes, top.sentences)
+    assert not any(a.overlaps(b) for i, a in enumerate(chosen) for b in chosen[i + 1:])
