@@ -266,3 +266,31 @@ def test_the_reader_reads_who_wrote_a_candidate_but_the_quote_stays_bare() -> No
     assert sorted(Recording.texts) == sorted(
         [f"Björn-Olav Kvidal (reader comment): {cands[0].text}", cands[1].text])
     assert [c.text for c in out] == [c.text for c in cands]
+
+
+class PairPreferringReader:
+    """Rates a text with the question's last word 0.6, or 0.65 when it is two sentences."""
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        key = question.rstrip("?").split()[-1].lower()
+        return np.asarray([(0.65 if t.count(". ") else 0.6) if key in t.lower() else 0.05
+                           for t in texts], dtype=np.float32)
+
+
+def test_a_fuller_quote_is_quoted_but_the_confidence_stays_the_best_units(
+        tmp_path: Path) -> None:
+    from tests.pipeline_helpers import tiny_pipeline
+
+    pipeline = tiny_pipeline(tmp_path, abstain_threshold=0.0, evidence_checks="off")
+    # The reader's log-odds, less a little for a pair: the sentence alone scores best, and
+    # the pair, which the reader rates higher, within the margin.
+    w = tuple(1.0 if f == "reader" else -0.3 if f == "pair" else 0.0 for f in FEATURES)
+    pipeline.judge = Judge(PairPreferringReader(),
+                           Combiner(FEATURES, w, 0.0, (0.0,) * len(FEATURES),
+                                    (1.0,) * len(FEATURES)), depth=500)
+    answer = pipeline.ask("Why do bees fan their wings?")
+    first = answer.citations[0]
+    assert first.quote.startswith("Worker bees fan their wings")
+    assert first.quote.endswith("they seal the cell with wax.")
+    assert first.score == pytest.approx(1 / (1 + np.exp(-(np.log(0.65 / 0.35) - 0.3))), abs=1e-4)
+    assert answer.confidence == pytest.approx(0.6, abs=1e-4)
