@@ -49,9 +49,9 @@ class OnnxReader:
 
     By default each pair runs alone (`batch_size=1`): nothing is padded, and a pair's score
     does not depend on the others read with it (dynamic int8 picks one activation scale
-    per batch, which moved scores by up to 0.17). Ten question-sentence pairs, what a
-    question reads, took 52 ms one by one against 63 ms in one padded batch on 2 cores, and
-    held-out SQuAD accuracy did not move (evals/BENCHMARKS.md, "Reader speed")."""
+    per batch, which moved scores by up to 0.2). The ten candidates a question reads took
+    69 ms one by one against 77 ms in one padded batch on 2 cores, and held-out SQuAD
+    accuracy did not move (evals/BENCHMARKS.md, "Reader speed")."""
 
     def __init__(self, folder: Path = READER_DIR, model_file: Path | None = None,
                  max_len: int | None = None, batch_size: int = 1) -> None:
