@@ -271,7 +271,7 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     dim = int(matrix.shape[1])
     # Inner product over L2-normalised vectors is cosine similarity; exact below a size,
     # HNSW above it (index.ann). Either way a FAISS id is the row of the passage table.
-    spec = ann.choose(len(passages))
+    spec = _vector_spec(len(passages), "passages", progress)
     vectors = ann.build(matrix, spec)
 
     manifest = {
@@ -293,7 +293,7 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     # flat scan costs what the passages' own does past that many passages (119 ms at 1M),
     # and training IVF's k-means takes minutes there, too long for a start: it is trained
     # here and stored.
-    unit_spec = ann.choose(len(units))
+    unit_spec = _vector_spec(len(units), "sentences", progress)
     manifest["unit_index"] = unit_spec.to_dict()
     unit_index = None if unit_spec.kind == "flat" else ann.build(units, unit_spec)
     if corpus_stat:
@@ -317,6 +317,16 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     partial.clear()
     return BuildReport(len(passages), len(todo), len(passages) - len(todo),
                        time.perf_counter() - t0, units_embedded=units_embedded)
+
+
+def _vector_spec(n: int, what: str, progress: bool) -> ann.VectorIndexSpec:
+    """`ann.choose` for n vectors, saying so when it means training an IVF index: its
+    k-means takes minutes past a million vectors, with no bar of its own."""
+    spec = ann.choose(n)
+    if progress and spec.kind != "flat":
+        _say(f"Training the {what}' search index (IVF, {spec.nlist} lists over {n} "
+             f"vectors) …")
+    return spec
 
 
 def _embed_texts(texts: Sequence[str], embedder: Embedder, desc: str, unit: str, batch: int,

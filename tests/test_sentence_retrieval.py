@@ -148,3 +148,17 @@ def test_a_damaged_unit_index_is_named(tmp_path: Path, monkeypatch: pytest.Monke
     (index.path / UNIT_INDEX).write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexDamaged, match=UNIT_INDEX):
         load_index(index.path)
+
+
+def test_training_an_ivf_is_announced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from index import ann
+
+    monkeypatch.setattr(ann, "IVF_FROM", 10)
+    docs = [Document(id="d0", title="D0", text=" ".join(
+        f"{w.capitalize()} {w} river strike." for w in WORDS))]
+    build_index(tmp_path / "idx", docs, HashingEmbedder(), "hash", {"max_chars": 200},
+                progress=True)
+    err = capsys.readouterr().err
+    assert "Training the sentences' search index (IVF" in err
+    assert "Training the passages' search index" not in err  # fewer than 10 passages
