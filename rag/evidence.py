@@ -43,6 +43,11 @@ _NUMBER_WORDS = (
     "million|millions|billion|half|third|thirds|quarter|percent|majority|minority")
 _QUANTITY = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
+# The number of a list item or a note ("2. Lars T. Lih wrote", "3) ...") at the start of a
+# quote, and a bracketed note marker ("[3]") anywhere: they number the text, they are not
+# a date or a count it gives, and without this "What share of the vote did they win?"
+# could be answered by the second item of a list.
+_ENUMERATOR = re.compile(r"^\W*\d{1,3}[.)](?=\s)|\[\d{1,3}\]")
 
 
 def _known(word: str, vocab: frozenset[str]) -> bool:
@@ -78,7 +83,9 @@ def answer_kind(question: str) -> str | None:
 
 def gives(text: str, kind: str) -> bool:
     """True when `text` contains an answer of that kind: a date or time for "time" (a year,
-    a month, a season), a number other than a year for "quantity"."""
+    a month, a season), a number other than a year for "quantity". A list item's or a
+    note's number is neither."""
+    text = _ENUMERATOR.sub(" ", text)
     if kind == "time":
         return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text))
     if kind == "quantity":

@@ -53,6 +53,13 @@ def test_answer_kind(question: str, kind: str | None) -> None:
     ("Over 1,500 delegates came.", "quantity", True),
     ("The elections were held in 1917.", "quantity", False),  # a year is not a count
     ("Bolshevik influence was very small.", "quantity", False),
+    # A list item's or a note's number is not an answer.
+    ("2. Lars T. Lih wrote that the slogan mattered.", "quantity", False),
+    ("3) The government was formed by liberals.", "time", False),
+    ("The soviets kept power.[12]", "quantity", False),
+    ("2. It won 24 percent of the vote.", "quantity", True),
+    ("3. It met in March.", "time", True),
+    ("2.5 million workers struck.", "quantity", True),
 ])
 def test_gives(text: str, kind: str, expected: bool) -> None:
     assert gives(text, kind) is expected
