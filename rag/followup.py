@@ -61,6 +61,8 @@ happen happened happens make made get got go went come came take took give gave
 way thing things something anything stuff kind sort exactly really actually
 according view idea point
 """.split())
+# A word that asks something: a follow-up with one says itself what kind of answer it wants.
+_ASKING = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 # Content words needed for a question to stand alone without a name.
 ENOUGH_CONTENT = 3
 # A question this short with no content word leans ("Why?", "How so?", "Who else?").
@@ -79,6 +81,16 @@ class Resolution:
     rule: str | None = None
     followup_of: str | None = None
     refusal: str | None = None
+
+    @property
+    def asks(self) -> str:
+        """The words that say what kind of answer is wanted (a date, a number): the
+        follow-up's own when it has a question word ("By whom?" after "When was the Soviet
+        created?" does not ask for a date), else the whole query ("And in July?" asks what
+        the earlier question asked)."""
+        if self.query != self.question and _ASKING.search(self.question):
+            return self.question
+        return self.query
 
 
 def _words(text: str) -> list[str]:

@@ -240,13 +240,13 @@ class Pipeline:
         turn = resolve(question, history)
         if turn.refusal is not None:
             return Answer(question, (), (), True, 0.0, s.public(), turn.refusal)
-        answer = self._answer(turn.query, s)
+        answer = self._answer(turn.query, s, turn.asks)
         # The answer keeps the student's own words; `followup_of` says how they were read.
         return dataclasses.replace(answer, question=question, followup_of=turn.followup_of)
 
-    def _answer(self, question: str, s: Settings) -> Answer:
+    def _answer(self, question: str, s: Settings, asks: str | None = None) -> Answer:
         """The answer to `question` as it stands (a follow-up already joined to its
-        earlier question)."""
+        earlier question); `asks` says what kind of answer is wanted (`Resolution.asks`)."""
         if self.judge is not None:
             # One pass of the judge both reorders the passages and picks the quotes.
             pool = self.judged_pool(question, s)
@@ -258,7 +258,7 @@ class Pipeline:
         spans = best_spans(hits, candidates)
         reason = None
         if s.evidence_checks == "on":
-            if kind := answer_kind(question):
+            if kind := answer_kind(asks or question):
                 # A "when" question is answered by a sentence with a date in it, however
                 # similar the others are.
                 candidates = [c for c in candidates if gives(c.text, kind)]

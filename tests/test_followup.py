@@ -98,6 +98,16 @@ def test_a_follow_up_without_history_is_refused_with_the_reason() -> None:
         assert r.query == "What did he mean by that?"
 
 
+def test_a_follow_up_with_its_own_question_word_asks_for_its_own_kind_of_answer() -> None:
+    by_whom = resolve("By whom?", ["When was the Petrograd Soviet created?"])
+    assert by_whom.query == "When was the Petrograd Soviet created? By whom?"
+    assert by_whom.asks == "By whom?"  # a person, not the date the first question wanted
+    and_july = resolve("And in July?", ["When did Lenin return?"])
+    assert and_july.asks == and_july.query  # still a "when" question
+    plain = resolve("When did Lenin return?")
+    assert plain.asks == plain.question
+
+
 def test_a_self_contained_question_ignores_history() -> None:
     r = resolve("What did Lenin mean by dual power?", ["When did Dorr arrive?"])
     assert r == Resolution("What did Lenin mean by dual power?",
@@ -148,6 +158,16 @@ def test_pipeline_answers_a_follow_up_as_the_joined_question(pipeline: Pipeline)
     # The same quotes as the joined question (the quotes are chosen for what was searched).
     assert [c.quote for c in answer.citations] == [c.quote for c in joined.citations]
     assert answer.citations and not answer.abstained
+
+
+def test_pipeline_checks_a_follow_up_for_the_kind_of_answer_it_asks(
+        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr("rag.pipeline.answer_kind", lambda q: asked.append(q))
+    first = "When do bees seal the honey?"
+    pipeline.ask("By whom?", history=[first])
+    pipeline.ask("And the nectar?", history=[first])
+    assert asked == ["By whom?", f"{first} And the nectar?"]
 
 
 def test_pipeline_refuses_a_follow_up_with_nothing_to_go_on(pipeline: Pipeline) -> None:
