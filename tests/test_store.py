@@ -14,6 +14,7 @@ import pytest
 
 from corpus.collection import load_corpus
 from corpus.document import Document
+from index import store
 from index.embedder import HashingEmbedder, make_embedder
 from index.store import (
     MANIFEST,
@@ -143,6 +144,31 @@ def test_changing_one_document_reembeds_only_its_passages(tmp_path: Path,
     for p, v in zip(after.passages, after.stored_vectors(), strict=True):
         if p.doc_id != "trains":
             np.testing.assert_array_equal(v, old_vecs[p.id])
+
+
+def test_a_rebuild_splits_only_the_changed_documents(tmp_path: Path, docs: list[Document],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "idx"
+    build_index(path, docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    trains = next(d for d in docs if d.id == "trains")
+    changed = replace(trains, title="Trains, revised")  # metadata alone changes the headers
+    new_docs = [changed if d.id == "trains" else d for d in docs]
+    split: list[str] = []
+    real = store.chunk_text
+    monkeypatch.setattr(store, "chunk_text", lambda doc_id, *a, **k: (
+        split.append(doc_id), real(doc_id, *a, **k))[1])
+    build_index(path, new_docs, make_embedder("hash"), "hash", SETTINGS, progress=False)
+    assert split == ["trains"]
+    monkeypatch.undo()
+    # The same passages, headers included, as splitting everything afresh.
+    assert load_index(path).passages == chunk_documents(new_docs, SETTINGS["max_chars"])
+    # Other chunking settings split everything again.
+    split.clear()
+    monkeypatch.setattr(store, "chunk_text", lambda doc_id, *a, **k: (
+        split.append(doc_id), real(doc_id, *a, **k))[1])
+    other = {**SETTINGS, "max_chars": 200}
+    build_index(path, new_docs, make_embedder("hash"), "hash", other, progress=False)
+    assert sorted(split) == sorted(d.id for d in new_docs)
 
 
 def test_staleness_reports_each_reason_in_one_line(tmp_path: Path,
