@@ -5,6 +5,12 @@ machine better than any figure alone.
     rag bench                                   # the shipped readings, the eval set's questions
     rag bench --corpus DIR                      # any folder of readings
     rag bench --beir ../shared/benchmarks/scifact --passages 10000 --build-sample 1000
+    rag bench --beir ../shared/benchmarks/scifact --passages 10000 --copies 10
+
+`--copies N` asks of N copies of those documents (ids suffixed, texts unchanged): the query
+path at N times the size, for the cost of embedding one copy, since a build embeds each
+distinct text once. Such a build is not timed (its throughput would count each text N
+times), and the answers find N copies of each passage, so only the timings mean anything.
 
 A BEIR folder is written out as a folder of readings first (one Markdown file per document,
 its title in the front matter), so that every figure, cold start included, comes from the
@@ -20,6 +26,7 @@ wrapped in a stopwatch (retrieve) and `TimedJudge` times the judge's `rescore` (
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -127,6 +134,12 @@ def documents_for_passages(documents: Sequence[Document], passages: int | None,
 _YAML_UNPRINTABLE = re.compile("[\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
 
+def replicate(documents: Sequence[Document], copies: int) -> list[Document]:
+    """`documents`, then `copies - 1` more copies of them with the ids suffixed `-copyK`."""
+    return list(documents) + [dataclasses.replace(d, id=f"{d.id}-copy{k}")
+                              for k in range(1, copies) for d in documents]
+
+
 def front_matter_string(text: str) -> str:
     """`text` (its runs of white space made one space) as a YAML double-quoted scalar. A
     JSON string is one, once YAML's unprintable characters are escaped too."""
@@ -160,11 +173,17 @@ def resolve_target(args: argparse.Namespace, settings: Settings) -> Target:
         bset = load_beir(beir, split="test")
         docs = documents_for_passages(bset.documents, getattr(args, "passages", None), settings)
         suffix = f"-{args.passages}p" if getattr(args, "passages", None) else ""
+        copies = getattr(args, "copies", None) or 1
+        source = f"BEIR {bset.name} ({len(docs)} of {len(bset.documents)} documents"
+        if copies > 1:
+            docs = replicate(docs, copies)
+            suffix += f"-x{copies}"
+            source += f", {copies} copies of each"
         name = f"{bset.name}{suffix}"
         folder = write_readings(docs, bench_root(settings) / "corpora" / name)
         corpus_docs = load_corpus(folder).documents
         asked = tuple(bset.queries.values())
-        source = f"BEIR {bset.name} ({len(docs)} of {len(bset.documents)} documents, test queries)"
+        source += ", test queries)"
     else:
         folder = Path(settings.corpus).expanduser().resolve()
         corpus = load_corpus(folder)
@@ -438,7 +457,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise BenchError("give --corpus or --beir, not both")
     if getattr(args, "passages", None) is not None and not getattr(args, "beir", None):
         raise BenchError("--passages needs --beir (a folder of readings is used whole)")
-    for flag in ("passages", "questions", "build_sample", "cold_runs"):
+    if getattr(args, "copies", None) is not None and not getattr(args, "beir", None):
+        raise BenchError("--copies needs --beir")
+    if (getattr(args, "copies", None) or 1) > 1 and getattr(args, "build_sample", None):
+        raise BenchError("--build-sample times a build; --copies builds without timing")
+    for flag in ("passages", "questions", "build_sample", "cold_runs", "copies"):
         value = getattr(args, flag, None)
         if value is not None and value < 1:
             raise BenchError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
@@ -458,7 +481,8 @@ def run_bench(args: argparse.Namespace, settings: Settings,
     s = target.settings
     embedder = make_embedder(s.embedder_key)
     build = None
-    if not getattr(args, "no_build", False):
+    copies = getattr(args, "copies", None) or 1
+    if not getattr(args, "no_build", False) and copies == 1:
         build = measure_build(target, embedder, getattr(args, "build_sample", None), say)
     index_path = Path(s.index)
     if build is None or build["sampled"]:
@@ -491,7 +515,7 @@ def run_bench(args: argparse.Namespace, settings: Settings,
     return {
         "bench": target.name, "source": target.source,
         "corpus": {"documents": len(index.documents), "passages": len(index.passages),
-                   "units": int(index.unit_vectors.shape[0])},
+                   "units": int(index.unit_vectors.shape[0]), "copies": copies},
         "settings": s.public(),
         "build": build,
         "ask": ask,

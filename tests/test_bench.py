@@ -23,6 +23,7 @@ from evals.bench import (
     TimedRetriever,
     format_table,
     langchain_side_by_side,
+    replicate,
     rows,
     summarise,
     write_readings,
@@ -140,8 +141,39 @@ def test_bench_on_beir_takes_the_first_passages_and_times_a_sample(
     assert "build" not in format_table(again)
 
 
+def test_copies_ask_of_n_copies_and_build_without_timing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    beir = _beir(tmp_path / "fakebeir")
+    assert main(["bench", "--beir", str(beir), "--passages", "8", "--build-sample", "3",
+                 "--model", "hash", "--cold-runs", "1", "--questions", "1", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    code = main(["bench", "--beir", str(beir), "--passages", "8", "--copies", "3", "--model",
+                 "hash", "--cold-runs", "1", "--questions", "2", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["build"] is None  # a build of copies would count each text three times
+    assert report["corpus"]["copies"] == 3
+    for key in ("documents", "passages", "units"):
+        assert report["corpus"][key] == 3 * one["corpus"][key]
+    assert "3 copies" in report["source"]
+    assert report["ask"]["questions"] == 2
+
+
+def test_replicate_keeps_the_texts_and_makes_the_ids_unique() -> None:
+    docs = [Document(id=f"d{i}", text=f"Text {i}.", title=f"T{i}") for i in range(3)]
+    out = replicate(docs, 4)
+    assert out[:3] == docs
+    assert len(out) == 12 and len({d.id for d in out}) == 12
+    assert [d.text for d in out] == [d.text for d in docs] * 4
+    assert replicate(docs, 1) == docs
+
+
 @pytest.mark.parametrize("argv", [
     ["--beir", "x", "--corpus", "y"],
+    ["--copies", "2"],
+    ["--beir", "x", "--copies", "0"],
+    ["--beir", "x", "--copies", "2", "--build-sample", "3"],
     ["--passages", "5"],
     ["--questions", "0"],
     ["--cold-runs", "0"],

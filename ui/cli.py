@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a BEIR-format folder: its first documents and its test queries")
     p.add_argument("--passages", type=int, metavar="N",
                    help="with --beir: as many documents as make N passages (default: all)")
+    p.add_argument("--copies", type=int, metavar="N",
+                   help="with --beir: ask of N copies of the documents (timings at N times "
+                        "the size; the build embeds one copy and is not timed)")
     p.add_argument("--questions", type=int, metavar="N",
                    help="ask the first N questions (default 100)")
     p.add_argument("--build-sample", type=int, metavar="N",
