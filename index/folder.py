@@ -221,6 +221,50 @@ def _stat_key(file: Path) -> tuple[str, int, int, int]:
     return str(file.resolve()), st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def _record(path: Path, name: str, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    record = manifest.get("files", {}).get(name)
+    if record is not None and not isinstance(record, dict):
+        raise IndexDamaged(path, MANIFEST, f"bad record for {name}")
+    return record
+
+
+def _sha256_file(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as f:
+        while block := f.read(1 << 23):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_file(path: Path, name: str, manifest: dict[str, Any]) -> Path:
+    """A data file's path, once its size and sha256 match the manifest, for a reader that
+    opens the file itself (FAISS, numpy). The file is hashed in blocks rather than held in
+    memory: at 100k passages the sentences' IVF index alone is 1.2 GB, and reading it into
+    bytes, copying those into FAISS and parsing them took 7 of a 16 s start."""
+    file = path / name
+    try:
+        key = _stat_key(file)
+    except FileNotFoundError:
+        raise IndexDamaged(path, name, "missing") from None
+    except OSError as e:
+        raise IndexDamaged(path, name, why(e)) from None
+    record = _record(path, name, manifest)
+    if record is not None:
+        if key[2] != record.get("bytes"):
+            raise IndexDamaged(path, name, f"{key[2]} bytes, the manifest says "
+                                           f"{record.get('bytes')}")
+        expected = record.get("sha256")
+        if _VERIFIED.get(key) != expected:
+            try:
+                actual = _sha256_file(file)
+            except OSError as e:
+                raise IndexDamaged(path, name, why(e)) from None
+            if actual != expected:
+                raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
+            _VERIFIED[key] = str(expected)
+    return file
+
+
 def file_bytes(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
     """A data file's bytes, checked against the size and sha256 in the manifest (indexes
     written before those were recorded are only parsed)."""
@@ -231,10 +275,8 @@ def file_bytes(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
         raise IndexDamaged(path, name, "missing") from None
     except OSError as e:
         raise IndexDamaged(path, name, why(e)) from None
-    record = manifest.get("files", {}).get(name)
+    record = _record(path, name, manifest)
     if record is not None:
-        if not isinstance(record, dict):
-            raise IndexDamaged(path, MANIFEST, f"bad record for {name}")
         if len(data) != record.get("bytes"):
             raise IndexDamaged(path, name, f"{len(data)} bytes, the manifest says "
                                            f"{record.get('bytes')}")
@@ -277,7 +319,7 @@ def check_intact(path: Path) -> None:
         return
     manifest = read_manifest(path)
     for name in (*DATA_FILES, *extra_files(path, manifest)):
-        file_bytes(path, name, manifest)
+        verified_file(path, name, manifest)
 
 
 def extra_files(path: Path, manifest: dict[str, Any]) -> list[str]:
