@@ -10,17 +10,18 @@ its old size and modification time, which editors and copies do not do."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
-from corpus.collection import reading_files
+from corpus.collection import reading_names
 
 # Bump when what goes into the digest changes.
 STAT_VERSION = 1
 _LOADERS = Path(__file__).resolve().parent
 
 
-def _stat_line(path: Path, rel: str) -> bytes:
-    st = path.stat()
+def _stat_line(path: Path | str, rel: str) -> bytes:
+    st = os.stat(path)
     return f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
 
 
@@ -31,6 +32,6 @@ def folder_stat(directory: Path | str) -> str:
     h = hashlib.sha256(f"corpus-stat-v{STAT_VERSION}\n".encode())
     for path in sorted(_LOADERS.glob("*.py")):
         h.update(_stat_line(path, f"loader:{path.name}"))
-    for path in reading_files(root):
-        h.update(_stat_line(path, path.relative_to(root).as_posix()))
+    for name, rel in reading_names(root):
+        h.update(_stat_line(name, rel))
     return h.hexdigest()

@@ -343,7 +343,7 @@ def test_lih_comments_are_attributed_to_the_commenters(default_docs: dict) -> No
 
 def test_readings_in_subfolders_load_in_path_order_and_hidden_folders_are_not_walked(
         tmp_path: Path) -> None:
-    from corpus.collection import reading_files
+    from corpus.collection import reading_files, reading_names
 
     def put(rel: str, title: str) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -360,5 +360,7 @@ def test_readings_in_subfolders_load_in_path_order_and_hidden_folders_are_not_wa
     assert files == sorted(files)
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
         "a/b.md", "a/c/d.md", "a-b.md", "a.md", "b/z.md"]
+    assert reading_names(tmp_path) == [(str(f), f.relative_to(tmp_path).as_posix())
+                                       for f in files]
     assert [d.title for d in load_corpus(tmp_path).documents] == [
         "a/b.md", "a/c/d.md", "a-b.md", "a.md", "b/z.md"]
