@@ -5,7 +5,8 @@ and the quoter finds the same units, in the same order, at question time."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from index.passage import Passage
 
@@ -77,9 +78,12 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     return out
 
 
-def unit_offsets(passages: Sequence[Passage]) -> list[int]:
-    """Row of each passage's first unit in the stored unit table (length len(passages)+1)."""
+def unit_offsets(passages: Sequence[Passage],
+                 units_of: Callable[[Passage], Sequence[Any]] | None = None) -> list[int]:
+    """Row of each passage's first unit in the stored unit table (length len(passages)+1).
+    `units_of` stands in for `quote_units` (a build passes its memo of them)."""
+    units_of = units_of or quote_units
     out = [0]
     for p in passages:
-        out.append(out[-1] + len(quote_units(p)))
+        out.append(out[-1] + len(units_of(p)))
     return out
