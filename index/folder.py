@@ -236,6 +236,26 @@ def _sha256_file(file: Path) -> str:
     return digest.hexdigest()
 
 
+def _check(path: Path, name: str, manifest: dict[str, Any], key: tuple[str, int, int, int],
+           size: int, sha256: Callable[[], str]) -> None:
+    """Raise `IndexDamaged` unless a file of `size` bytes matches the manifest's record of
+    it (hashing it with `sha256` unless this process already did at this stat)."""
+    record = _record(path, name, manifest)
+    if record is None:
+        return
+    if size != record.get("bytes"):
+        raise IndexDamaged(path, name, f"{size} bytes, the manifest says {record.get('bytes')}")
+    expected = record.get("sha256")
+    if _VERIFIED.get(key) != expected or key[2] != size:
+        try:
+            actual = sha256()
+        except OSError as e:
+            raise IndexDamaged(path, name, why(e)) from None
+        if actual != expected:
+            raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
+        _VERIFIED[key] = str(expected)
+
+
 def verified_file(path: Path, name: str, manifest: dict[str, Any]) -> Path:
     """A data file's path, once its size and sha256 match the manifest, for a reader that
     opens the file itself (FAISS, numpy). The file is hashed in blocks rather than held in
@@ -248,20 +268,7 @@ def verified_file(path: Path, name: str, manifest: dict[str, Any]) -> Path:
         raise IndexDamaged(path, name, "missing") from None
     except OSError as e:
         raise IndexDamaged(path, name, why(e)) from None
-    record = _record(path, name, manifest)
-    if record is not None:
-        if key[2] != record.get("bytes"):
-            raise IndexDamaged(path, name, f"{key[2]} bytes, the manifest says "
-                                           f"{record.get('bytes')}")
-        expected = record.get("sha256")
-        if _VERIFIED.get(key) != expected:
-            try:
-                actual = _sha256_file(file)
-            except OSError as e:
-                raise IndexDamaged(path, name, why(e)) from None
-            if actual != expected:
-                raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
-            _VERIFIED[key] = str(expected)
+    _check(path, name, manifest, key, key[2], lambda: _sha256_file(file))
     return file
 
 
@@ -275,16 +282,7 @@ def file_bytes(path: Path, name: str, manifest: dict[str, Any]) -> bytes:
         raise IndexDamaged(path, name, "missing") from None
     except OSError as e:
         raise IndexDamaged(path, name, why(e)) from None
-    record = _record(path, name, manifest)
-    if record is not None:
-        if len(data) != record.get("bytes"):
-            raise IndexDamaged(path, name, f"{len(data)} bytes, the manifest says "
-                                           f"{record.get('bytes')}")
-        expected = record.get("sha256")
-        if _VERIFIED.get(key) != expected or key[2] != len(data):
-            if hashlib.sha256(data).hexdigest() != expected:
-                raise IndexDamaged(path, name, "contents differ from the manifest's checksum")
-            _VERIFIED[key] = str(expected)
+    _check(path, name, manifest, key, len(data), lambda: hashlib.sha256(data).hexdigest())
     return data
 
 
