@@ -44,6 +44,9 @@ class VectorIndexSpec:
     m: int | None = None
     ef_construction: int | None = None
     ef_search: int | None = None
+    # How IVF stores each vector: None for float32, "fp16" for half floats (the sentence
+    # vectors, which the index keeps as float16 anyway: half the file, nothing lost).
+    codes: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's `vector_index` entry."""
@@ -90,7 +93,18 @@ def build(matrix: np.ndarray, spec: VectorIndexSpec, seed: int = 0) -> faiss.Ind
         inner = faiss.IndexFlatIP(dim)
     elif spec.kind == "ivf":
         nlist = int(spec.nlist or nlist_for(len(matrix)))
-        inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        if spec.codes == "fp16":
+            inner = faiss.IndexIVFScalarQuantizer(
+                faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_fp16,
+                faiss.METRIC_INNER_PRODUCT)
+            # The vectors themselves, not their residuals from the list's centroid: those
+            # are no longer half floats, and fp16 would round them.
+            inner.by_residual = False
+        elif spec.codes is None:
+            inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist,
+                                       faiss.METRIC_INNER_PRODUCT)
+        else:
+            raise ValueError(f"unknown IVF codes {spec.codes!r}")
         rng = np.random.default_rng(seed)
         sample = min(len(matrix), TRAIN_PER_LIST * nlist)
         inner.train(matrix[np.sort(rng.choice(len(matrix), sample, replace=False))])

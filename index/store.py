@@ -345,6 +345,8 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     # and training IVF's k-means takes minutes there, too long for a start: it is trained
     # here and stored.
     unit_spec = _vector_spec(len(units), "sentences", progress)
+    if unit_spec.kind == "ivf":
+        unit_spec = replace(unit_spec, codes="fp16")
     manifest["unit_index"] = unit_spec.to_dict()
     unit_index = None if unit_spec.kind == "flat" else ann.build(units, unit_spec)
     if corpus_stat:

@@ -126,6 +126,7 @@ def test_past_the_threshold_the_units_get_a_stored_ivf(
     assert len(ivf.unit_vectors) >= 50
     spec = json.loads((ivf.path / MANIFEST).read_text())["unit_index"]
     assert spec["kind"] == "ivf" and UNIT_INDEX in ivf.manifest["extra_files"]
+    assert spec["codes"] == "fp16"  # the units are float16 already
     assert ivf.unit_index is not None and ivf.unit_index.ntotal == len(ivf.unit_vectors)
     # nprobe comes back from the manifest; here it covers every list, so the IVF is exact.
     inner = faiss.downcast_index(ivf.unit_index.index)  # type: ignore[attr-defined]
