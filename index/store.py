@@ -149,7 +149,7 @@ def chunk_documents(documents: Sequence[Document], max_chars: int,
     """All passages of all documents, in document order, with context headers if asked.
     `reuse` maps a document's `content_hash` to its passages from an index built with the
     same chunking settings: those documents are not split again (sentence splitting is the
-    slow part, about 7 minutes for 46k abstracts)."""
+    slow part: 36 s for 5k SciFact abstracts)."""
     out: list[Passage] = []
     for doc in tqdm(documents, desc="Splitting into passages", unit="doc",
                     disable=not progress or len(documents) < _SPLIT_BAR_FROM):
@@ -279,7 +279,7 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     # yields the same passages and so the same keys, and is not embedded again.
     reuse: dict[str, np.ndarray] = {}
     # A passage's units are found by running the unit rules over it, which a build needs
-    # three times (reuse, embedding, offsets): 30k runs and 3.8 s at 10k passages, once.
+    # three times (reuse, embedding, offsets): about 3 s at 10k passages, now 1 s.
     memo: dict[Passage, list[tuple[int, int, int, str]]] = {}
 
     def units_of(p: Passage) -> list[tuple[int, int, int, str]]:
