@@ -290,12 +290,10 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     if old is not None and old.manifest.get("model") == model:
         try:
             old_vecs = old.stored_vectors()
-            # Read once: row slices of the memory-mapped table cost 4 us each.
-            old_unit_vecs, rows = np.asarray(old.unit_vectors), old.unit_rows
             for row, p in enumerate(old.passages):
                 reuse[_text_key(model, p.retrieval_text)] = old_vecs[row]
                 old_units = units_of(p)
-                vecs = old_unit_vecs[rows[row]:rows[row + 1]]
+                vecs = old.passage_unit_vectors(row)
                 if len(vecs) == len(old_units):
                     for u, v in zip(old_units, vecs, strict=True):
                         reuse[_text_key(model, "unit\0" + u[3])] = v
@@ -459,21 +457,12 @@ def _read_index(path: Path) -> Index:
         raise
     except Exception as e:
         raise IndexDamaged(path, DOCUMENTS, folder.why(e)) from None
-    vector_spec = manifest.get("vector_index")
+    vectors = _read_vector_index(path, manifest, VECTORS, "vector_index")
     try:
-        vectors = _read_faiss(folder.verified_file(path, VECTORS, manifest), vector_spec)
-    except IndexDamaged:
-        raise
-    except Exception as e:
-        raise IndexDamaged(path, VECTORS, folder.why(e)) from None
-    try:
-        ann.configure(vectors, ann.VectorIndexSpec.from_dict(vector_spec))
-    except Exception as e:
-        raise IndexDamaged(path, MANIFEST, f"vector_index: {folder.why(e)}") from None
-    try:
-        # Mapped, not read: a question touches the units of a few passages only.
-        units = np.load(folder.verified_file(path, UNITS, manifest), mmap_mode="r",
-                        allow_pickle=False)
+        # Mapped, not read: a question touches the units of a few passages only. A plain
+        # array over the map, since numpy.memmap's own indexing costs microseconds a slice.
+        units = np.asarray(np.load(folder.verified_file(path, UNITS, manifest),
+                                   mmap_mode="r", allow_pickle=False))
     except IndexDamaged:
         raise
     except Exception as e:
@@ -507,19 +496,27 @@ def _read_unit_index(path: Path, manifest: dict[str, Any], units: int) -> faiss.
     (a flat index is made from `units.npy` instead)."""
     if UNIT_INDEX not in folder.extra_files(path, manifest):
         return None
+    index = _read_vector_index(path, manifest, UNIT_INDEX, "unit_index")
+    if not hasattr(index, "id_map") or index.ntotal != units:
+        raise IndexDamaged(path, UNIT_INDEX, f"{index.ntotal} vectors for {units} units")
+    return index
+
+
+def _read_vector_index(path: Path, manifest: dict[str, Any], name: str, spec_key: str
+                       ) -> faiss.Index:
+    """The FAISS index in file `name`, checked, read and set up as the manifest's
+    `spec_key` entry says; a file that does not parse, or an entry FAISS refuses, is damage."""
+    spec = manifest.get(spec_key)
     try:
-        index = _read_faiss(folder.verified_file(path, UNIT_INDEX, manifest),
-                            manifest.get("unit_index"))
+        index = _read_faiss(folder.verified_file(path, name, manifest), spec)
     except IndexDamaged:
         raise
     except Exception as e:
-        raise IndexDamaged(path, UNIT_INDEX, folder.why(e)) from None
+        raise IndexDamaged(path, name, folder.why(e)) from None
     try:
-        ann.configure(index, ann.VectorIndexSpec.from_dict(manifest.get("unit_index")))
+        ann.configure(index, ann.VectorIndexSpec.from_dict(spec))
     except Exception as e:
-        raise IndexDamaged(path, MANIFEST, f"unit_index: {folder.why(e)}") from None
-    if not hasattr(index, "id_map") or index.ntotal != units:
-        raise IndexDamaged(path, UNIT_INDEX, f"{index.ntotal} vectors for {units} units")
+        raise IndexDamaged(path, MANIFEST, f"{spec_key}: {folder.why(e)}") from None
     return index
 
 
