@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +40,14 @@ class Reader(Protocol):
         ...
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (a container's share, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
@@ -51,16 +61,24 @@ class OnnxReader:
     does not depend on the others read with it (dynamic int8 picks one activation scale
     per batch, which moved scores by up to 0.2). The ten candidates a question reads took
     69 ms one by one against 77 ms in one padded batch on 2 cores, and held-out SQuAD
-    accuracy did not move (evals/BENCHMARKS.md, "Reader speed")."""
+    accuracy did not move (evals/BENCHMARKS.md, "Reader speed").
+
+    Pairs are read `threads` at a time, each run on one core: one pair is too small a
+    matrix for onnxruntime to share between cores well, so on 2 cores two pairs side by side
+    took the ten candidates from 57 to 29 ms, with the same scores bit for bit
+    (evals/BENCHMARKS.md, "Reading pairs side by side")."""
 
     def __init__(self, folder: Path = READER_DIR, model_file: Path | None = None,
-                 max_len: int | None = None, batch_size: int = 1) -> None:
+                 max_len: int | None = None, batch_size: int = 1,
+                 threads: int | None = None) -> None:
         self.folder = Path(folder)
         self.model_file = model_file or self.folder / "model.onnx"
         self.batch_size = batch_size
+        self.threads = threads or usable_cpus()
         self.max_len = max_len or self._manifest().get("max_len", 128)
         self._session: Any = None
         self._tokenizer: Any = None
+        self._pool: ThreadPoolExecutor | None = None
         self._pad_id = 0
         self._lock = threading.Lock()
 
@@ -82,12 +100,17 @@ class OnnxReader:
                 if not need.exists():
                     raise ReaderError(f"reader model incomplete: {need} is missing "
                                       "(train one with: python -m evals.train_reader)")
-            tok, self._session = open_session(
-                self.model_file, self.folder / "tokenizer.json", self.max_len)
+            # One core per run: the parallelism is across pairs (`_pool`). onnxruntime's
+            # `run` releases the GIL and may be called from several threads at once.
+            tok, session = open_session(
+                self.model_file, self.folder / "tokenizer.json", self.max_len, threads=1)
             # Padding happens per batch here, to that batch's longest pair.
             self._pad_id = int((tok.padding or {}).get("pad_id", 0))
             tok.no_padding()
             self._tokenizer = tok
+            if self.threads > 1:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="reader")
+            self._session = session
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Scores for (question, text) pairs, batched by token length to waste little
@@ -97,13 +120,20 @@ class OnnxReader:
         enc = self._tokenizer.encode_batch(list(pairs))
         order = sorted(range(len(pairs)), key=lambda i: len(enc[i].ids))
         inputs = {i.name for i in self._session.get_inputs()}
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b:b + self.batch_size]
+
+        def run(idx: list[int]) -> None:
             feed = {"input_ids": self._padded([enc[i].ids for i in idx], self._pad_id),
                     "attention_mask": self._padded([enc[i].attention_mask for i in idx], 0),
                     "token_type_ids": self._padded([enc[i].type_ids for i in idx], 0)}
             logits = self._session.run(None, {k: v for k, v in feed.items() if k in inputs})[0]
             out[idx] = _sigmoid(np.asarray(logits).reshape(-1))
+
+        batches = [order[b:b + self.batch_size] for b in range(0, len(order), self.batch_size)]
+        if self._pool is None or len(batches) < 2:
+            for idx in batches:
+                run(idx)
+        else:
+            list(self._pool.map(run, batches))  # list(): re-raises a run's error here
         return out
 
     @staticmethod

@@ -81,6 +81,17 @@ def test_a_pairs_score_does_not_depend_on_what_is_read_with_it() -> None:
     assert reader.score(_PAIRS_Q, []).shape == (0,)
 
 
+def test_pairs_read_side_by_side_score_as_pairs_read_one_after_another() -> None:
+    # Pairs run on threads, one core each: the thread that reads a pair must not change
+    # its score, nor the order in which the threads finish which text gets it.
+    one, three = OnnxReader(threads=1), OnnxReader(threads=3)
+    texts = _PAIRS_T * 3
+    assert np.array_equal(three.score(_PAIRS_Q, texts), one.score(_PAIRS_Q, texts))
+    assert one._pool is None and three._pool is not None
+    assert np.array_equal(OnnxReader(threads=2, batch_size=2).score(_PAIRS_Q, _PAIRS_T),
+                          OnnxReader(threads=1, batch_size=2).score(_PAIRS_Q, _PAIRS_T))
+
+
 def test_batched_scores_go_back_to_their_own_texts() -> None:
     # Batches are formed by token length: the same texts in another order get the same
     # batches, so each text must get back exactly its own score.
