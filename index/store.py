@@ -48,6 +48,7 @@ from index.folder import (  # noqa: F401  (re-exported: the index's names)
 )
 from index.lock import build_lock
 from index.passage import Passage
+from index.table import JsonlById, JsonlRows
 from index.units import quote_units, unit_offsets
 
 FORMAT_VERSION = 2
@@ -73,8 +74,9 @@ class Index:
 
     path: Path
     manifest: dict[str, Any]
-    documents: dict[str, Document]
-    passages: list[Passage]
+    # Rows are parsed when first read (`index.table`); `dict` and `list` also do.
+    documents: Mapping[str, Document]
+    passages: Sequence[Passage]
     vectors: faiss.Index = field(repr=False)
     # Row unit_rows[i] + j of unit_vectors is the j-th quotable unit of passages[i]. Made at
     # build time, so that a question costs one encode, not one per candidate sentence.
@@ -442,21 +444,27 @@ def load_index(path: Path) -> Index:
 def _read_index(path: Path) -> Index:
     manifest = folder.read_manifest(path)
     data = {name: folder.file_bytes(path, name, manifest) for name in (PASSAGES, DOCUMENTS)}
-    # A corrupt file can make a parser raise almost anything; every failure is damage to
-    # that file, reported in one line.
-    try:
-        passages = [Passage.from_dict(r) for r in folder.jsonl_rows(path, PASSAGES, data[PASSAGES])]
-    except IndexDamaged:
-        raise
-    except Exception as e:
-        raise IndexDamaged(path, PASSAGES, folder.why(e)) from None
-    try:
-        docs = {d.id: d for d in (Document.from_dict(r)
-                                  for r in folder.jsonl_rows(path, DOCUMENTS, data[DOCUMENTS]))}
-    except IndexDamaged:
-        raise
-    except Exception as e:
-        raise IndexDamaged(path, DOCUMENTS, folder.why(e)) from None
+    docs = JsonlById(JsonlRows(data[DOCUMENTS], Document.from_dict, path, DOCUMENTS),
+                     key=lambda d: d.id)
+
+    def passage(row: dict[str, Any]) -> Passage:
+        p = Passage.from_dict(row)
+        doc = docs.get(p.doc_id)
+        if doc is None or doc.text[p.start:p.end] != p.text:
+            raise ValueError("the passage does not match its document")
+        return p
+
+    passages = JsonlRows(data[PASSAGES], passage, path, PASSAGES)
+    if manifest.get("passage_count") != len(passages):
+        raise IndexDamaged(path, PASSAGES, f"{len(passages)} passages, the manifest says "
+                                           f"{manifest.get('passage_count')}")
+    # Tables whose checksum matched are what the build wrote: their rows are parsed when a
+    # question reads them (`index.table`). Without a checksum, parsing is the only check,
+    # so it happens now.
+    for name, table in ((DOCUMENTS, docs.rows()), (PASSAGES, passages)):
+        if not folder.has_checksum(manifest, name):
+            for _ in table:
+                pass
     vectors = _read_vector_index(path, manifest, VECTORS, "vector_index")
     try:
         # Mapped, not read: a question touches the units of a few passages only. A plain
@@ -468,13 +476,6 @@ def _read_index(path: Path) -> Index:
     except Exception as e:
         raise IndexDamaged(path, UNITS, folder.why(e)) from None
 
-    if manifest.get("passage_count") != len(passages):
-        raise IndexDamaged(path, PASSAGES, f"{len(passages)} passages, the manifest says "
-                                           f"{manifest.get('passage_count')}")
-    for i, p in enumerate(passages):
-        doc = docs.get(p.doc_id)
-        if doc is None or doc.text[p.start:p.end] != p.text:
-            raise IndexDamaged(path, PASSAGES, f"passage {i} does not match its document")
     if not hasattr(vectors, "id_map") or vectors.ntotal != len(passages):
         raise IndexDamaged(path, VECTORS, f"{vectors.ntotal} vectors for {len(passages)} "
                                           "passages")
@@ -549,7 +550,7 @@ def _read_words(path: Path, manifest: dict[str, Any]) -> frozenset[str] | None:
     return _optional_file(path, manifest, lexicon.WORDS, lexicon.parse)
 
 
-def _read_unit_rows(path: Path, manifest: dict[str, Any], passages: list[Passage]
+def _read_unit_rows(path: Path, manifest: dict[str, Any], passages: Sequence[Passage]
                     ) -> list[int]:
     """The stored start row of each passage's units (`unit_offsets`); worked out again for
     an index written before they were stored."""

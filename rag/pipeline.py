@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +149,7 @@ class Pipeline:
         return document_words(self.index.documents.values())
 
     @property
-    def documents(self) -> dict[str, Document]:
+    def documents(self) -> Mapping[str, Document]:
         """The indexed documents by id."""
         return self.index.documents
 

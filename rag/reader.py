@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from index.cpus import usable_cpus
 from index.onnx_encoder import open_session
 
 BUNDLED_READER = "bundled"
@@ -38,14 +38,6 @@ class Reader(Protocol):
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """One float32 score per text."""
         ...
-
-
-def usable_cpus() -> int:
-    """The cores this process may run on (a container's share, not the host's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

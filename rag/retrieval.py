@@ -47,9 +47,10 @@ class BM25Retriever:
 
     def __init__(self, passages: Sequence[Passage], model: Any = None) -> None:
         """`model` is the index's saved one (`Index.lexical`); without it, one is built here."""
-        self.passages = list(passages)
+        # Kept as given: an index's passages are parsed as questions read them.
+        self.passages = passages
         self._model = model if model is not None else lexical.build(
-            [p.retrieval_text for p in self.passages])
+            [p.retrieval_text for p in passages])
         self._vocab = set(self._model.vocab_dict)
         self._lock = threading.Lock()
 

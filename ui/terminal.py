@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 
 from corpus.document import Document
 from rag.types import Answer
@@ -17,7 +18,7 @@ def _byline(doc: Document, author: str | None, role: str | None) -> str:
     return ", ".join(parts)
 
 
-def render_answer(answer: Answer, documents: dict[str, Document], width: int = 88) -> str:
+def render_answer(answer: Answer, documents: Mapping[str, Document], width: int = 88) -> str:
     """Plain text with the quoted sentence marked »like this« inside its passage."""
     lines: list[str] = []
     if answer.followup_of:
