@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.document import Document
+from index import onnx_encoder
 from index.embedder import (
     BUNDLED_MODEL,
     HashingEmbedder,
@@ -61,6 +62,21 @@ def int8(data_dir: Path, fp32: OnnxEmbedder) -> OnnxEmbedder:
 @pytest.fixture(scope="module")
 def torch_vectors() -> np.ndarray:
     return SentenceTransformerEmbedder(BUNDLED_MODEL).embed(TEXTS)
+
+
+def test_batches_side_by_side_give_each_text_its_own_vector(
+        data_dir: Path, int8: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With `threads` unset, batches run on a thread each (one core per run): the vectors
+    # must be those of one batch after another, each back in its own text's row.
+    monkeypatch.setattr(onnx_encoder, "usable_cpus", lambda: 3)
+    texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 5)]
+    side = OnnxEmbedder(bundled_model_path(), "onnx-int8", data_dir=data_dir, batch_size=2,
+                        threads=None)
+    one = OnnxEmbedder(bundled_model_path(), "onnx-int8", data_dir=data_dir, batch_size=2,
+                       threads=1)
+    assert np.array_equal(side.embed(texts), one.embed(texts))
+    assert side._pool is not None and one._pool is None
+    assert np.array_equal(side.embed(texts[:1]), one.embed(texts[:1]))
 
 
 def test_shape_and_unit_rows(fp32: OnnxEmbedder, int8: OnnxEmbedder) -> None:
