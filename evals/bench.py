@@ -309,11 +309,12 @@ class TimedJudge(Judge):
         self.clock = clock
 
     def rescore(self, question: str, candidates: Sequence[Candidate],
-                writers: Sequence[str] | None = None) -> list[Candidate]:
+                writers: Sequence[str] | None = None,
+                first: Sequence[bool] | None = None) -> list[Candidate]:
         """`Judge.rescore`, timed."""
         t0 = time.perf_counter()
         try:
-            return super().rescore(question, candidates, writers)
+            return super().rescore(question, candidates, writers, first)
         finally:
             self.clock.add("reader", t0)
 

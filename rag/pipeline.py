@@ -218,20 +218,27 @@ class Pipeline:
         if self.judge is None:
             return cands
         asked = {w.lower() for w in _NAME_WORD.findall(question)}
-        return self.judge.rescore(question, cands, [self._writer(c, asked) for c in cands])
+        writers = [self._writer(c, asked) for c in cands]
+        return self.judge.rescore(question, cands, [w for w, _ in writers],
+                                  [first for _, first in writers])
 
-    def _writer(self, c: Candidate, asked: set[str]) -> str:
+    def _writer(self, c: Candidate, asked: set[str]) -> tuple[str, bool]:
         """Who wrote a candidate's words, for the reader, when the question asks about that
         writer ("What did Kvidal argue?") or that kind of writing ("the comments"): the
         sentence itself rarely repeats the name. "" otherwise, so questions that name no
-        one are read exactly as the reader was trained."""
+        one are read exactly as the reader was trained. Second: whether the reader should
+        read it before the rest, because the question asks about the words of someone other
+        than the reading's author (a commenter); the author's own words are the reading,
+        which retrieval already finds."""
         author, role = self.documents[c.hit.passage.doc_id].author_at(c.start)
-        named = author and any(w.lower() in asked for w in _NAME_WORD.findall(author))
-        kind = role and any(w.lower().rstrip("s") in {a.rstrip("s") for a in asked}
-                            for w in _NAME_WORD.findall(role) if len(w) > 3)
+        named = any(w.lower() in asked for w in _NAME_WORD.findall(author or ""))
+        # A role's last word names the kind of writing ("reader comment": a comment), so
+        # "comments", "commenters" and "commentary" ask about it; "readers" does not.
+        head = _NAME_WORD.findall(role)[-1:] if role else []
+        kind = any(a.startswith(w.lower().rstrip("s")) for a in asked for w in head)
         if not (named or kind):
-            return ""
-        return f"{author} ({role})" if role else str(author)
+            return "", False
+        return (f"{author} ({role})" if role else str(author)), bool(role)
 
     def best_quotes(self, question: str, hits: Sequence[Hit]) -> list[float]:
         """Each hit's best quote score (what the reranking retriever orders by)."""

@@ -20,7 +20,7 @@ from rag.combiner import (
     question_type,
     type_features,
 )
-from rag.judge import Judge
+from rag.judge import Judge, read_first
 from rag.quoting import Candidate
 from rag.reader import CrossEncoderReader, OnnxReader, ReaderError, make_reader
 from rag.rerank import RerankingRetriever, best_per_hit, best_spans, order_hits
@@ -75,6 +75,16 @@ def test_judge_reads_only_the_best_candidates() -> None:
     assert len(out) == len(cands)
     # Candidates that were not read get the reader's floor, so they rank last.
     assert out[-1].score < 0.01
+
+
+def test_words_the_question_asks_about_are_read_first_then_the_best_of_the_rest() -> None:
+    cands = _cands()
+    by_score = read_first(cands, len(cands))
+    assert read_first(cands, 2) == by_score[:2]
+    last = by_score[-1]
+    first = [i == last for i in range(len(cands))]
+    assert read_first(cands, 2, first) == [last, by_score[0]]
+    assert read_first(cands, 2, [False] * len(cands)) == by_score[:2]
 
 
 def test_combiner_parts_add_up_to_the_log_odds() -> None:

@@ -160,10 +160,16 @@ def test_the_reader_is_told_the_writer_only_when_the_question_asks_about_them(
     cands = pipeline.candidates("q", hits, settings)
     comment = next(c for c in cands if "grandfather" in c.text)
     plain = next(c for c in cands if c.hit.passage.doc_id == "bees" and "nectar" in c.text)
-    assert pipeline._writer(comment, {"what", "did", "say"}) == ""
-    assert pipeline._writer(comment, {"what", "did", "comments", "say"}) == \
-        "Jo Reader (reader comment)"
-    assert pipeline._writer(comment, {"what", "did", "jo", "reader"}) == \
-        "Jo Reader (reader comment)"
-    assert pipeline._writer(plain, {"according", "keeper"}) == "A. Keeper"
-    assert pipeline._writer(plain, {"how", "bees", "honey"}) == ""
+    tagged = ("Jo Reader (reader comment)", True)
+    assert pipeline._writer(comment, {"what", "did", "say"}) == ("", False)
+    assert pipeline._writer(comment, {"what", "did", "comments", "say"}) == tagged
+    assert pipeline._writer(comment, {"what", "did", "jo", "reader"}) == tagged
+    for word in ("commenters", "commentary", "comment"):
+        assert pipeline._writer(comment, {"what", "did", "the", word, "say"}) == tagged
+    # "reader" qualifies the role; readers of an article are not its commenters.
+    for word in ("readers", "readings"):
+        assert pipeline._writer(comment, {"what", "do", "the", word, "say"}) == ("", False)
+    # The reading's own author is named to the reader, but not read first: retrieval finds
+    # the reading itself.
+    assert pipeline._writer(plain, {"according", "keeper"}) == ("A. Keeper", False)
+    assert pipeline._writer(plain, {"how", "bees", "honey"}) == ("", False)
