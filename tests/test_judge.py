@@ -146,6 +146,9 @@ def test_type_features() -> None:
     "(Party Congress, 8-16 March 1921.)",
     "and so the council was formed in the spring.",
     "What impact did the April Theses make on the slogan?",
+    "- Vladimir Lenin, The Dual Power",
+    "The Theory and Practice of Mikhail Bakunin",
+    "Lenin, Trotsky and Kamenev Disagreed",  # a headline
 ])
 def test_references_footnotes_and_fragments_are_not_answers(text: str) -> None:
     assert not_an_answer(text)
@@ -156,6 +159,7 @@ def test_references_footnotes_and_fragments_are_not_answers(text: str) -> None:
     "She is grimly optimistic toward the end of her book (pp. 34, 38), because she feels "
     "that Hunger and Cold will destroy soviet power in the coming months.",
     "“All power to the soviets” was the slogan of 1917.",
+    "All Power to the Soviets.",
     "[8] The relevant excerpt from Martov’s book World Bolshevism can be found on the "
     "Marxists Internet Archive.",
 ])
