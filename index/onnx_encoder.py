@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from index.cpus import usable_cpus
+from index.cpus import run_batches, usable_cpus
 from index.paths import default_data_dir
 
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
@@ -308,10 +308,5 @@ class OnnxEmbedder:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[idx] = pooled / np.maximum(norms, 1e-12)
 
-        batches = [order[b:b + self.batch_size] for b in range(0, len(order), self.batch_size)]
-        if self._pool is None or len(batches) < 2:
-            for idx in batches:
-                run(idx)
-        else:
-            list(self._pool.map(run, batches))  # list(): re-raises a batch's error here
+        run_batches(self._pool, order, self.batch_size, run)
         return out

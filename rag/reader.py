@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from index.cpus import usable_cpus
+from index.cpus import run_batches, usable_cpus
 from index.onnx_encoder import open_session
 
 BUNDLED_READER = "bundled"
@@ -120,12 +120,7 @@ class OnnxReader:
             logits = self._session.run(None, {k: v for k, v in feed.items() if k in inputs})[0]
             out[idx] = _sigmoid(np.asarray(logits).reshape(-1))
 
-        batches = [order[b:b + self.batch_size] for b in range(0, len(order), self.batch_size)]
-        if self._pool is None or len(batches) < 2:
-            for idx in batches:
-                run(idx)
-        else:
-            list(self._pool.map(run, batches))  # list(): re-raises a run's error here
+        run_batches(self._pool, order, self.batch_size, run)
         return out
 
     @staticmethod
