@@ -230,11 +230,10 @@ def _record(path: Path, name: str, manifest: dict[str, Any]) -> dict[str, Any] |
     return record
 
 
-def has_checksum(manifest: dict[str, Any], name: str) -> bool:
+def has_checksum(path: Path, name: str, manifest: dict[str, Any]) -> bool:
     """Whether the manifest records a sha256 for file `name` (indexes written before they
     were recorded have none)."""
-    record = manifest.get("files", {}).get(name)
-    return isinstance(record, dict) and bool(record.get("sha256"))
+    return bool((_record(path, name, manifest) or {}).get("sha256"))
 
 
 def _sha256_file(file: Path) -> str:

@@ -462,7 +462,7 @@ def _read_index(path: Path) -> Index:
     # question reads them (`index.table`). Without a checksum, parsing is the only check,
     # so it happens now.
     for name, table in ((DOCUMENTS, docs.rows()), (PASSAGES, passages)):
-        if not folder.has_checksum(manifest, name):
+        if not folder.has_checksum(path, name, manifest):
             for _ in table:
                 pass
     vectors = _read_vector_index(path, manifest, VECTORS, "vector_index")

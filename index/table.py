@@ -43,7 +43,6 @@ class JsonlRows(Sequence[T]):
         filled = ends > starts
         self._starts = starts[filled].tolist()
         self._ends = ends[filled].tolist()
-        self._line_numbers = (np.flatnonzero(filled) + 1).tolist()
         self._rows: list[T | None] = [None] * len(self._starts)
         self._lock = threading.Lock()
 
@@ -91,7 +90,8 @@ class JsonlRows(Sequence[T]):
 
     def damaged(self, i: int, what: str) -> IndexDamaged:
         """The error for row `i`, naming its line."""
-        return IndexDamaged(self._path, self._name, f"line {self._line_numbers[i]}: {what}")
+        line = self._data.count(b"\n", 0, self._starts[i]) + 1  # only ever on the way out
+        return IndexDamaged(self._path, self._name, f"line {line}: {what}")
 
     def _read(self, i: int) -> T:
         try:
