@@ -29,7 +29,7 @@ from index.store import (
     staleness,
 )
 from rag.combiner import combiner_file, load_combiner
-from rag.evidence import answer_kind, gives, unknown_names
+from rag.evidence import answer_kind, gives, shares_no_word, unknown_names
 from rag.followup import MAX_HISTORY, resolve
 from rag.judge import Judge
 from rag.quoting import Candidate, make_citations, pick_quotes, score_candidates
@@ -43,6 +43,9 @@ from rag.types import Answer, Hit
 MAX_QUESTION_CHARS = 2000
 # Words of three letters or more: the parts of a name worth matching ("Kvidal", "Lih").
 _NAME_WORD = re.compile(r"[^\W\d_]{3,}")
+# A letter or a digit: "?" or "..." alone asks nothing, yet the embedder would still find a
+# nearest sentence to quote.
+_ANY_WORD = re.compile(r"[^\W_]")
 
 
 class QuestionError(ValueError):
@@ -55,6 +58,8 @@ def validate_question(question: object, k: object = None, mode: object = None) -
         raise QuestionError("question must be a string")
     if not question.strip():
         raise QuestionError("question is empty")
+    if not _ANY_WORD.search(question):
+        raise QuestionError("question has no words")
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"question is longer than {MAX_QUESTION_CHARS} characters")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K):
@@ -282,6 +287,8 @@ class Pipeline:
                     reason = f"None of the closest passages gives {what}."
             if names := unknown_names(question, self.vocabulary):
                 reason = f"They never mention {_join(names)}."
+            elif shares_no_word(question, self.vocabulary):
+                reason = "They use none of the question's words."
         chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
         # The best candidate's score, also when a fuller unit containing it is quoted.
         confidence = max((c.score for c in candidates), default=0.0)

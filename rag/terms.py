@@ -21,6 +21,11 @@ def _tools():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english"), frozenset(STOPWORDS_EN) | _QUESTION_WORDS
 
 
+def stopwords() -> frozenset[str]:
+    """The English stopwords and question words that `content_terms` leaves out."""
+    return _tools()[1]  # type: ignore[no-any-return]
+
+
 @lru_cache(maxsize=50_000)
 def content_terms(text: str) -> frozenset[str]:
     """Stemmed, lower-cased words of `text` minus English stopwords."""
