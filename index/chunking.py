@@ -108,6 +108,22 @@ def _line_sentences(text: str, start: int, end: int) -> list[Span]:
     return out
 
 
+# Kept because the same lead-ins come up question after question, and splitting their next
+# paragraph costs a few milliseconds; a document's text hashes once (str caches its hash).
+@lru_cache(maxsize=1024)
+def sentence_after(text: str, pos: int) -> Span | None:
+    """The first sentence, as `chunk_text` splits `text`, that starts at or after `pos`; None
+    when there is none. What a lead-in at the end of a passage ("... how we define Dual
+    Power:") announces is the first sentence of the next passage."""
+    for p_start, p_end in paragraphs(text):
+        if p_end <= pos:
+            continue
+        for span in _line_sentences(text, p_start, p_end):
+            if span[0] >= pos:
+                return span
+    return None
+
+
 def chunk_text(doc_id: str, text: str, max_chars: int = 700,
                breaks: tuple[int, ...] = ()) -> list[Passage]:
     """Cut a document into passages of whole sentences, packing paragraphs up to `max_chars`.

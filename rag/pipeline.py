@@ -219,7 +219,7 @@ class Pipeline:
         """Every quotable unit of the hits, scored: by the judge when there is one."""
         qv = self.embedder.embed([question])[0]
         cands = score_candidates(question, qv, hits, self._unit_vectors,
-                                 s.lexical_weight, s.rank_weight)
+                                 s.lexical_weight, s.rank_weight, self.documents)
         if self.judge is None:
             return cands
         asked = {w.lower() for w in _NAME_WORD.findall(question)}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.document import Document
+from index.chunking import sentence_after
 from index.passage import Passage
 from index.units import quote_units
 from rag.terms import content_terms
@@ -41,25 +42,36 @@ class Candidate:
                 and self.start < other.end and other.start < self.end)
 
 
-def complete_lead_in(p: Passage, start: int, end: int, n: int) -> tuple[int, int, int]:
+def complete_lead_in(p: Passage, start: int, end: int, n: int,
+                     doc: Document | None = None) -> tuple[int, int, int]:
     """Extend a unit that ends with a colon ("she used this analogy:") by the sentence that
     follows it, even across a paragraph break, because block quotes are their own paragraphs.
-    On its own a lead-in quotes the announcement, not the answer it announces."""
+    On its own a lead-in quotes the announcement, not the answer it announces.
+
+    At the end of its passage, the sentence that follows is the next passage's first, found
+    in `doc` (when given) as the chunker splits it, if the same writer wrote it: a lead-in
+    never runs on into a reader's comment."""
     if not p.text[start - p.start:end - p.start].rstrip().endswith(":"):
         return start, end, n
     following = [s for s in p.sentences if s[0] >= end]
-    if not following:
-        return start, end, n
-    return start, following[0][1], n + 1
+    if following:
+        return start, following[0][1], n + 1
+    if doc is not None and (span := sentence_after(doc.text, end)) is not None \
+            and doc.author_at(span[0]) == doc.author_at(start):
+        return start, span[1], n + 1
+    return start, end, n
 
 
 def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[Hit],
                      unit_vectors: Callable[[Hit], np.ndarray], lexical_weight: float,
-                     rank_weight: float = 0.0) -> list[Candidate]:
+                     rank_weight: float = 0.0,
+                     documents: Mapping[str, Document] | None = None) -> list[Candidate]:
     """Score each sentence, and each pair of adjacent sentences, of every hit:
     cosine to the question, plus the share of question words it contains, plus a prior for
     the rank of its passage (the fused ranking has seen the whole passage, not one line).
-    `unit_vectors(hit)` gives the stored vectors of the hit's units, in `quote_units` order."""
+    `unit_vectors(hit)` gives the stored vectors of the hit's units, in `quote_units` order.
+    With `documents`, a lead-in at a passage's end is completed from the next passage
+    (`complete_lead_in`)."""
     q_terms = content_terms(question)
     out = []
     for rank, hit in enumerate(hits):
@@ -67,14 +79,16 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
         if not units:
             continue
         cos = np.asarray(unit_vectors(hit), dtype=np.float32) @ question_vector
+        doc = documents[hit.passage.doc_id] if documents is not None else None
         for (s, e, n, text), c in zip(units, cos, strict=True):
             overlap = len(q_terms & content_terms(text)) / len(q_terms) if q_terms else 0.0
             prior = 1 / (1 + rank)
             score = (float(c) + lexical_weight * overlap + rank_weight * prior
                      - PAIR_PENALTY * (n - 1))
             # Scored as written, quoted with what it announces.
-            s, e, n2 = complete_lead_in(hit.passage, s, e, n)
-            text = hit.passage.text[s - hit.passage.start:e - hit.passage.start]
+            s, e, n2 = complete_lead_in(hit.passage, s, e, n, doc)
+            text = (doc.text[s:e] if doc is not None
+                    else hit.passage.text[s - hit.passage.start:e - hit.passage.start])
             feats = (("cosine", float(c)), ("overlap", overlap), ("rank_prior", prior),
                      ("pair", float(n - 1)))
             out.append(Candidate(rank, hit, s, e, text, score, n2, feats))

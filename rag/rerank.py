@@ -36,7 +36,10 @@ def best_spans(hits: Sequence[Hit], candidates: Sequence[Candidate]
                ) -> tuple[tuple[int, int] | None, ...]:
     """Each hit's best candidate span, to highlight in a "possibly related" passage."""
     best = _best_by_row(candidates)
-    return tuple((best[h.row].start, best[h.row].end) if h.row in best else None for h in hits)
+    # A lead-in completed from the next passage (`complete_lead_in`) is highlighted within
+    # its own passage.
+    return tuple((best[h.row].start, min(best[h.row].end, h.passage.end)) if h.row in best
+                 else None for h in hits)
 
 
 def order_hits(hits: Sequence[Hit], scores: Sequence[float], k: int) -> list[Hit]:

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus.collection import DEFAULT_CORPUS_DIR, load_corpus
-from index.chunking import chunk_text, paragraphs, sentences
+from index.chunking import chunk_text, paragraphs, sentence_after, sentences
 from index.passage import Passage
 
 # Words, punctuation, quotes, footnote markers, unicode letters and every kind of gap the
@@ -110,6 +110,19 @@ def test_footnote_marker_joins_the_sentence_before(text: str, first: str) -> Non
     pieces = [text[s:e] for s, e in sentences(text)]
     assert pieces[0] == first
     assert not any(not any(ch.isalpha() for ch in p) for p in pieces), pieces
+
+
+@PROPERTY_SETTINGS
+@given(text=any_text, max_chars=st.integers(min_value=1, max_value=400))
+def test_the_sentence_after_a_sentence_is_the_next_one_the_chunker_made(
+        text: str, max_chars: int) -> None:
+    # Across passage and paragraph breaks alike: what a lead-in at a passage's end announces.
+    order = [s for p in chunk_text("d", text, max_chars=max_chars) for s in p.sentences]
+    for here, following in zip(order, order[1:], strict=False):
+        assert sentence_after(text, here[1]) == following
+    if order:
+        assert sentence_after(text, order[-1][1]) is None
+        assert sentence_after(text, 0) == order[0]
 
 
 def test_blank_lines_are_paragraphs_and_line_breaks_end_sentences() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from corpus.document import Attribution, Document
 from index.chunking import chunk_text
 from index.embedder import HashingEmbedder
 from index.passage import Passage
@@ -60,6 +61,41 @@ def test_a_lead_in_at_the_end_of_a_passage_stays_as_it_is() -> None:
     assert complete_lead_in(p, s, e, 1) == (s, e, 1)
 
 
+def _lead_in_ending_a_passage(doc: Document) -> tuple[Passage, int, int]:
+    """The passage of `doc` that ends with the lead-in, and the lead-in's span."""
+    passages = chunk_text(doc.id, doc.text, max_chars=120)
+    p = next(p for p in passages if doc.text[p.start:p.end].endswith("analogy:"))
+    return p, p.sentences[-1][0], p.sentences[-1][1]
+
+
+def test_a_lead_in_ending_its_passage_takes_the_next_passages_first_sentence() -> None:
+    doc = Document("dorr", TEXT, "Dorr")
+    p, s, e = _lead_in_ending_a_passage(doc)
+    assert complete_lead_in(p, s, e, 1, doc) == (
+        s, TEXT.index("White House.") + len("White House."), 2)
+
+
+def test_a_lead_in_never_runs_on_into_another_writers_words() -> None:
+    comment = TEXT.index("Imagine")
+    doc = Document("dorr", TEXT, "Dorr", author="Dorr",
+                   attributions=(Attribution(comment, len(TEXT), "Reader"),))
+    p, s, e = _lead_in_ending_a_passage(doc)
+    assert complete_lead_in(p, s, e, 1, doc) == (s, e, 1)
+
+
+def test_candidates_complete_a_lead_in_from_the_document() -> None:
+    doc = Document("dorr", TEXT, "Dorr")
+    p, s, _ = _lead_in_ending_a_passage(doc)
+    emb = HashingEmbedder()
+    cands = score_candidates(
+        "analogy", emb.embed(["analogy"])[0], [Hit(p, 1.0, 0)],
+        lambda hit: emb.embed([t for *_, t in quote_units(hit.passage)]), 0.3, documents={
+            "dorr": doc})
+    lead = next(c for c in cands if c.start == s)
+    assert lead.text == TEXT[lead.start:lead.end] and lead.text.endswith("White House.")
+    assert lead.sentences == 2 and lead.end > p.end
+
+
 def test_candidates_quote_what_the_lead_in_announces() -> None:
     p = _passage()
     question = "What analogy did Dorr use for the committee mania?"
@@ -88,6 +124,12 @@ def test_units_and_lead_ins_are_exact_slices_within_the_passage(text: str) -> No
             assert n2 in (n, n + 1)
             # It ends where a sentence of the passage ends, so quotes stay whole sentences.
             assert e2 in {b for _, b in p.sentences}
+            # Given the document, it may end where the next passage's first sentence does.
+            s3, e3, n3 = complete_lead_in(p, s, e, n, Document("d", text, "T"))
+            assert s3 == s and n3 in (n, n + 1)
+            assert e3 == e2 or (e2 == e == p.end and n3 == n + 1
+                                and e3 in {b for q in chunk_text("d", text, max_chars=120)
+                                           for _, b in q.sentences})
 
 
 def test_a_question_is_never_quoted_alone_but_a_question_with_its_answer_is() -> None:
