@@ -99,6 +99,8 @@ BAD_ASKS: list[tuple[str, Any, int]] = [
     ("missing question", {}, 422),
     ("empty question", {"question": ""}, 422),
     ("blank question", {"question": "   \n"}, 422),
+    ("question without words", {"question": "?!"}, 422),
+    ("question of a control character", {"question": "\u0000"}, 422),
     ("number as question", {"question": 42}, 422),
     ("list as question", {"question": ["what?"]}, 422),
     ("null question", {"question": None}, 422),
@@ -116,6 +118,15 @@ BAD_ASKS: list[tuple[str, Any, int]] = [
     ("body is a string", "bees?", 422),
     ("body is a list", ["bees?"], 422),
 ]
+
+
+@pytest.mark.parametrize(("question", "message"), [
+    ("   ", "question is empty"), ("?", "question has no words"),
+    ("\u0000", "question has no words")])
+def test_a_question_without_words_says_so(client: TestClient, question: str,
+                                          message: str) -> None:
+    r = client.post("/api/ask", json={"question": question})
+    assert (r.status_code, r.json()) == (422, {"error": message})
 
 
 @pytest.mark.parametrize(("name", "body", "status"), BAD_ASKS, ids=[b[0] for b in BAD_ASKS])

@@ -49,7 +49,9 @@ class AskRequest(BaseModel):
     # Unknown keys are refused: a typo such as "top_k" should not be silently ignored.
     model_config = ConfigDict(extra="forbid")
 
+    # At least one letter or digit (`validate_question`): "?" alone asks nothing.
     question: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_QUESTION_CHARS,
+                                   pattern=r"[^\W_]",
                                    examples=["What does the Russian word sovet mean?"])]
     k: Annotated[Annotated[int, Field(strict=True, ge=1, le=MAX_K)] | None,
                  BeforeValidator(_whole_number),
@@ -190,6 +192,11 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
         loc = [str(x) for x in e.get("loc", ()) if x != "body"]
         if not loc:
             parts.append('request body must be a JSON object such as {"question": "..."}')
+        elif e.get("type") == "string_pattern_mismatch" and loc == ["question"]:
+            # The words `validate_question` asks for, in its words.
+            text = e.get("input")
+            empty = isinstance(text, str) and not text.strip()
+            parts.append("question is empty" if empty else "question has no words")
         elif e.get("type") == "extra_forbidden":
             parts.append(f"unknown field {loc[-1]!r}; allowed: question, k, mode, history")
         else:
