@@ -234,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="best-ranked wrong candidates kept per question")
     ap.add_argument("--report-sample", type=int, default=400,
                     help="questions per part for the held-out report (seeded; 0: all)")
+    # SQuAD v1.1 dev has 13 articles that v2.0 dev lacks (48 against 35): never combiner or
+    # held-out text, so they can only add to the reader's share (answerable questions only).
+    ap.add_argument("--with-v11-articles", action="store_true",
+                    help="also train on the SQuAD v1.1 dev articles that are not in v2.0 dev")
     ap.add_argument("--skip-train", action="store_true",
                     help="reuse the checkpoint in --work (export and report only)")
     args = ap.parse_args(argv)
@@ -250,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     split = split_articles(sorted({q.article for q in questions}))
     part = {name: [q for q in questions if split[q.article] == name]
             for name in ("reader", "combiner", "heldout")}
+    v11 = args.benchmarks / "squad-v1.1-dev" / "dev-v1.1.json"
+    if args.with_v11_articles:
+        known = set(split)
+        part["reader"] += [q for q in load_squad(v11) if q.article not in known]
     ckpt = args.work / "checkpoint"
     from index.embedder import bundled_model_path
 
@@ -264,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.retrieval_questions:
             # Only the reader's own articles are indexed: held-out text never shows up,
             # not even as a negative.
-            pipe, gold = squad_pipeline(part["reader"], args.work / "squad-reader-index")
+            pipe, gold = squad_pipeline(part["reader"], args.work / (
+                "squad-reader-index-v11" if args.with_v11_articles else "squad-reader-index"))
             asked = sample(part["reader"], args.retrieval_questions, SEED)
             pairs += retrieval_pairs(pipe, gold, asked, args.retrieval_negatives)
             rng.shuffle(pairs)
@@ -320,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         "max_len": args.max_len, **info,
         "data": {str(f.relative_to(args.benchmarks)): file_sha256(f) for f in
                  (squad_file, scifact / "claims_train.jsonl",
-                  scifact / "corpus_sentences.jsonl")},
+                  scifact / "corpus_sentences.jsonl")
+                 + ((v11,) if args.with_v11_articles else ())},
         "articles": {k: sorted({q.article for q in v}) for k, v in part.items()},
         "figures": figures,
     }
