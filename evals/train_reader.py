@@ -244,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m evals.train_reader " + " ".join(argv or sys.argv[1:])
     squad_file = args.benchmarks / "squad-v2.0-dev" / "dev-v2.0.json"
     scifact = args.benchmarks / "scifact"
-    for f in (squad_file, scifact / "claims_train.jsonl", scifact / "corpus_sentences.jsonl"):
+    v11 = args.benchmarks / "squad-v1.1-dev" / "dev-v1.1.json"
+    for f in (squad_file, scifact / "claims_train.jsonl", scifact / "corpus_sentences.jsonl",
+              *((v11,) if args.with_v11_articles else ())):
         if not f.exists():
             print(f"error: {f} not found; pass --benchmarks DIR", file=sys.stderr)
             return 2
@@ -254,7 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     split = split_articles(sorted({q.article for q in questions}))
     part = {name: [q for q in questions if split[q.article] == name]
             for name in ("reader", "combiner", "heldout")}
-    v11 = args.benchmarks / "squad-v1.1-dev" / "dev-v1.1.json"
     if args.with_v11_articles:
         known = set(split)
         part["reader"] += [q for q in load_squad(v11) if q.article not in known]

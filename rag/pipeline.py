@@ -44,8 +44,9 @@ MAX_QUESTION_CHARS = 2000
 # Words of three letters or more: the parts of a name worth matching ("Kvidal", "Lih").
 _NAME_WORD = re.compile(r"[^\W\d_]{3,}")
 # A letter or a digit: "?" or "..." alone asks nothing, yet the embedder would still find a
-# nearest sentence to quote.
-_ANY_WORD = re.compile(r"[^\W_]")
+# nearest sentence to quote. The API's schema states the same pattern.
+QUESTION_PATTERN = r"[^\W_]"
+_ANY_WORD = re.compile(QUESTION_PATTERN)
 
 
 class QuestionError(ValueError):

@@ -73,6 +73,9 @@ def _assert_verbatim(pipeline: Pipeline, answer: Answer) -> None:
                    and (c.end <= h.passage.end
                         or doc.text[c.start:h.passage.end].rstrip().endswith(":"))]
         assert sources, f"quote {c.quote!r} is in none of the returned passages"
+        # Within its passage, or the passage's tail (the lead-in) followed by the rest.
+        assert any(c.quote in p.text or (c.end > p.end and c.quote.startswith(
+            p.text[c.start - p.start:].rstrip())) for p in sources)
         assert (c.passage_start, c.passage_end) in {(p.start, p.end) for p in sources}
         author, role = doc.author_at(c.start)
         assert (c.author, c.role) == (author, role)

@@ -21,7 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.bibexport import export
 from rag.followup import MAX_HISTORY
-from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, QuestionError
+from rag.pipeline import (
+    MAX_QUESTION_CHARS,
+    QUESTION_PATTERN,
+    Pipeline,
+    QuestionError,
+    validate_question,
+)
 from rag.settings import MAX_K
 
 log = logging.getLogger(__name__)
@@ -51,7 +57,7 @@ class AskRequest(BaseModel):
 
     # At least one letter or digit (`validate_question`): "?" alone asks nothing.
     question: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_QUESTION_CHARS,
-                                   pattern=r"[^\W_]",
+                                   pattern=QUESTION_PATTERN,
                                    examples=["What does the Russian word sovet mean?"])]
     k: Annotated[Annotated[int, Field(strict=True, ge=1, le=MAX_K)] | None,
                  BeforeValidator(_whole_number),
@@ -182,6 +188,15 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _question_message(question: object) -> str:
+    """What `validate_question` says of a question the schema's pattern refused."""
+    try:
+        validate_question(question)
+    except QuestionError as e:
+        return str(e)
+    return "question has no words"  # unreachable while both test the same pattern
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
     """Status and one line for a request that failed parsing or validation."""
     errors: Sequence[Any] = exc.errors()
@@ -193,10 +208,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
         if not loc:
             parts.append('request body must be a JSON object such as {"question": "..."}')
         elif e.get("type") == "string_pattern_mismatch" and loc == ["question"]:
-            # The words `validate_question` asks for, in its words.
-            text = e.get("input")
-            empty = isinstance(text, str) and not text.strip()
-            parts.append("question is empty" if empty else "question has no words")
+            parts.append(_question_message(e.get("input")))
         elif e.get("type") == "extra_forbidden":
             parts.append(f"unknown field {loc[-1]!r}; allowed: question, k, mode, history")
         else:
