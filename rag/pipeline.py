@@ -39,10 +39,9 @@ from rag.retrieval import BM25Retriever, Retriever, make_retriever
 from rag.sentence_retrieval import SentenceRetriever
 from rag.settings import MAX_K, MODES, Settings
 from rag.types import Answer, Hit
+from rag.writers import NAME_WORD, Writers, WriterScopedRetriever, asks_about_role
 
 MAX_QUESTION_CHARS = 2000
-# Words of three letters or more: the parts of a name worth matching ("Kvidal", "Lih").
-_NAME_WORD = re.compile(r"[^\W\d_]{3,}")
 # A letter or a digit: "?" or "..." alone asks nothing, yet the embedder would still find a
 # nearest sentence to quote. The API's schema states the same pattern.
 QUESTION_PATTERN = r"[^\W_]"
@@ -144,6 +143,7 @@ class Pipeline:
         self._bm25: BM25Retriever | None = None
         self._sentences: SentenceRetriever | None = None
         self._lock = threading.Lock()
+        self.writers = Writers(index.documents)
 
     @classmethod
     def open(cls, settings: Settings, status: Callable[[str], None] = print,
@@ -174,9 +174,9 @@ class Pipeline:
                 if mode != "dense" and self._bm25 is None:
                     self._bm25 = BM25Retriever(self.index.passages, self.index.lexical)
                 on = mode == "hybrid" and self.settings.sentence_channel == "on"
-                self._retrievers[mode] = make_retriever(
+                self._retrievers[mode] = WriterScopedRetriever(make_retriever(
                     mode, self.index, self.embedder, self.settings.rrf_k, bm25=self._bm25,
-                    sentences=self._sentences_locked() if on else False)
+                    sentences=self._sentences_locked() if on else False), self.writers)
             return self._retrievers[mode]
 
     def sentence_retriever(self) -> SentenceRetriever:
@@ -221,9 +221,12 @@ class Pipeline:
         qv = self.embedder.embed([question])[0]
         cands = score_candidates(question, qv, hits, self._unit_vectors,
                                  s.lexical_weight, s.rank_weight, self.documents)
+        if named := self.writers.named(question):
+            # "According to Price, ...": only Price's words are quoted (`rag.writers`).
+            cands = [c for c in cands if self.writers.wrote(named, c.hit.passage.doc_id, c.start)]
         if self.judge is None:
             return cands
-        asked = {w.lower() for w in _NAME_WORD.findall(question)}
+        asked = {w.lower() for w in NAME_WORD.findall(question)}
         writers = [self._writer(c, asked) for c in cands]
         return self.judge.rescore(question, cands, [w for w, _ in writers],
                                   [first for _, first in writers])
@@ -237,11 +240,8 @@ class Pipeline:
         than the reading's author (a commenter); the author's own words are the reading,
         which retrieval already finds."""
         author, role = self.documents[c.hit.passage.doc_id].author_at(c.start)
-        named = any(w.lower() in asked for w in _NAME_WORD.findall(author or ""))
-        # A role's last word names the kind of writing ("reader comment": a comment), so
-        # "comments", "commenters" and "commentary" ask about it; "readers" does not.
-        head = _NAME_WORD.findall(role)[-1:] if role else []
-        kind = any(a.startswith(w.lower().rstrip("s")) for a in asked for w in head)
+        named = any(w.lower() in asked for w in NAME_WORD.findall(author or ""))
+        kind = asks_about_role(asked, role)
         if not (named or kind):
             return "", False
         return (f"{author} ({role})" if role else str(author)), bool(role)
@@ -278,6 +278,8 @@ class Pipeline:
             candidates = self.candidates(question, hits, s)
         spans = best_spans(hits, candidates)
         reason = None
+        if not candidates and (named := self.writers.named(question)):
+            reason = f"None of the closest passages is by {_join(list(dict.fromkeys(named.said)))}."
         if s.evidence_checks == "on":
             if kind := answer_kind(asks or question):
                 # A "when" question is answered by a sentence with a date in it, however
