@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from corpus.document import Document
 from index.embedder import HashingEmbedder
 from index.store import Index, build_index, load_index
+from rag.pipeline import Pipeline
 from rag.retrieval import HybridRetriever, make_retriever
 from rag.sentence_retrieval import SentenceRetriever
 from rag.settings import Settings, SettingsError
+from rag.writers import WriterScopedRetriever
 from tests.pipeline_helpers import tiny_pipeline
 
 WORDS = ["bees", "honey", "river", "soviet", "council", "strike", "bread", "winter",
@@ -87,23 +89,29 @@ def test_hybrid_fuses_the_sentence_channel_only_when_on(tmp_path: Path) -> None:
     assert [type(r).__name__ for r in off.retrievers] == ["DenseRetriever", "BM25Retriever"]
 
 
+def _fused(pipe: Pipeline) -> HybridRetriever:
+    """The pipeline's hybrid ranking, inside the scope of named writers (`rag.writers`)."""
+    scoped = pipe.base_retriever("hybrid")
+    assert isinstance(scoped, WriterScopedRetriever)
+    assert isinstance(scoped.base, HybridRetriever)
+    return scoped.base
+
+
 def test_setting_reaches_the_pipeline(tmp_path: Path) -> None:
     assert Settings().sentence_channel == "on"
     assert Settings.load(env={"RAG_SENTENCE_CHANNEL": "off"}).sentence_channel == "off"
     with pytest.raises(SettingsError, match="sentence_channel"):
         Settings(sentence_channel="maybe")
     pipe = tiny_pipeline(tmp_path, sentence_channel="off", reader="off")
-    base = pipe.base_retriever("hybrid")
-    assert isinstance(base, HybridRetriever) and len(base.retrievers) == 2
+    base = _fused(pipe)
+    assert len(base.retrievers) == 2
     assert pipe.ask("What is dual power?").settings["sentence_channel"] == "off"
 
 
 def test_the_pipeline_builds_one_sentence_retriever_and_shares_it(tmp_path: Path) -> None:
     pipe = tiny_pipeline(tmp_path, reader="off")
     pipe.warm_up()  # the hybrid, with its unit index, is made here
-    base = pipe.base_retriever("hybrid")
-    assert isinstance(base, HybridRetriever)
-    assert base.retrievers[2] is pipe.sentence_retriever()
+    assert _fused(pipe).retrievers[2] is pipe.sentence_retriever()
     assert pipe.sentence_retriever() is pipe.sentence_retriever()
 
 
