@@ -19,7 +19,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # inside closing quotes, then a capital (or an opening quote), ends a sentence too.
 _AFTER_QUOTED_STOP = re.compile(r"(?<=[.!?][’”\"'])\s+(?=[A-Z“‘\"])")
 # Bump when sentence or passage boundaries change, so that old indexes are rebuilt.
-SEGMENTATION_VERSION = 2
+SEGMENTATION_VERSION = 3
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:
@@ -91,20 +91,65 @@ def _split_after_quoted_stops(text: str, span: Span) -> list[Span]:
     return out
 
 
-def _line_sentences(text: str, start: int, end: int) -> list[Span]:
-    """Sentences of one paragraph, also breaking at line ends.
+# A line that ends a sentence (or a clause: "...; " and a lead-in's colon).
+_ENDS_SENTENCE = re.compile(r"[.!?:;][”’\"')\]]*\s*$")
+# A list item's marker: a bullet or dash, "1." / "2)" / "(3)", "a)".
+_LIST_ITEM = re.compile(r"\s*(?:[•◦▪●*+\-–—]|\d{1,3}[.)]|\(\d{1,3}\)|[a-zA-Z]\))\s")
+# A line ending in a comma, a hyphen or a word that cannot end a sentence runs on.
+_RUNS_ON = re.compile(r"(?:[,\-–—]|\b(?:a|an|the|of|to|in|on|at|by|for|from|with|and|or|but|"
+                      r"nor|that|which|who|whose|as|than|is|are|was|were|be|been|its|their|his|"
+                      r"her|our|my|your|this|these|those))\s*$", re.I)
+# Shorter lines are headings, signatures or verse more often than a wrapped sentence.
+MIN_WRAPPED_LINE = 30
+# A line this close to its paragraph's longest was cut by the wrap width, not by its writer.
+FULL_LINE = 0.75
 
-    A line break inside a paragraph is a list item, a verse line or a signature far more
-    often than a wrapped sentence in these readings, and quoting across one reads badly.
+
+def wraps(line: str, next_line: str, width: int = 0) -> bool:
+    """Whether the break between two lines of one paragraph only wraps a sentence, as a
+    PDF's text layer or a plain-text file does at every line ("... when the" / "Soviet
+    and ..."): the line is long and does not end a sentence, the next is not a list item,
+    and either the next starts in lower case, or the line ends in a comma, a hyphen or a
+    word such as "the", or it is nearly as long as the paragraph's longest line (`width`)."""
+    n = len(line.strip())
+    if n < MIN_WRAPPED_LINE or _ENDS_SENTENCE.search(line) or _LIST_ITEM.match(next_line):
+        return False
+    return (next_line.lstrip()[:1].islower() or bool(_RUNS_ON.search(line))
+            or n >= FULL_LINE * width)
+
+
+def _line_sentences(text: str, start: int, end: int) -> list[Span]:
+    """Sentences of one paragraph, also breaking at line ends that are not wraps.
+
+    A line break inside a paragraph is a list item, a verse line or a signature in
+    Markdown and HTML readings, and quoting across one reads badly; in a PDF or a
+    hard-wrapped text file it is mostly a wrapped sentence (`wraps`), which is split as if
+    the break were a space, so that a quote is the whole sentence, line break included.
     """
-    out: list[Span] = []
+    lines = []
     pos = start
     for m in re.finditer(r"\n", text[start:end]):
-        if (span := _trim(text, pos, start + m.start())) is not None:
-            out.extend(sentences(text, *span))
+        lines.append((pos, start + m.start()))
         pos = start + m.end()
-    if (span := _trim(text, pos, end)) is not None:
-        out.extend(sentences(text, *span))
+    lines.append((pos, end))
+    width = max(len(text[s:e].strip()) for s, e in lines) if len(lines) > 2 else 10**9
+    flows = [list(lines[0])]
+    for (s, e), (ns, ne) in zip(lines, lines[1:], strict=False):
+        if wraps(text[s:e], text[ns:ne], width):
+            flows[-1][1] = ne
+        else:
+            flows.append([ns, ne])
+    out: list[Span] = []
+    for fs, fe in flows:
+        if (span := _trim(text, fs, fe)) is None:
+            continue
+        fs, fe = span
+        if "\n" not in text[fs:fe]:
+            out.extend(sentences(text, fs, fe))
+        else:
+            # Split with the wraps as spaces (the same length, so the offsets hold).
+            flat = text[fs:fe].replace("\n", " ")
+            out.extend((fs + a, fs + b) for a, b in sentences(flat))
     return out
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus.collection import DEFAULT_CORPUS_DIR, load_corpus
-from index.chunking import chunk_text, paragraphs, sentence_after, sentences
+from index.chunking import chunk_text, paragraphs, sentence_after, sentences, wraps
 from index.passage import Passage
 
 # Words, punctuation, quotes, footnote markers, unicode letters and every kind of gap the
@@ -132,6 +134,46 @@ def test_blank_lines_are_paragraphs_and_line_breaks_end_sentences() -> None:
     (p,) = chunk_text("d", text, max_chars=1000)
     assert [text[s:e] for s, e in p.sentences] == [
         "First para line one", "line two.", "Second para."]
+
+
+PROSE = ("Dual power arose in Petrograd after the February Revolution, when the Soviet and "
+         "the Provisional Government both claimed authority. Lenin argued that this could not "
+         "last. The workers' councils grew quickly in the spring and soon every town in Russia "
+         "had one. By the autumn the Bolsheviks held a majority in the Petrograd Soviet.")
+
+
+@pytest.mark.parametrize("width", [40, 55, 70, 90])
+def test_a_hard_wrapped_paragraph_splits_as_if_it_were_one_line(width: int) -> None:
+    """A PDF's text layer and plain-text files break every line; a quote must still be the
+    whole sentence, with the line breaks it spans."""
+    wrapped = textwrap.fill(PROSE, width)
+    assert "\n" in wrapped
+    (p,) = chunk_text("d", wrapped, max_chars=1000)
+    got = [wrapped[s:e].replace("\n", " ") for s, e in p.sentences]
+    assert got == [PROSE[s:e] for s, e in sentences(PROSE)]
+
+
+@pytest.mark.parametrize(("line", "next_line", "width", "wrapped"), [
+    ("Dual power arose in Petrograd after the February Revolution, when the",
+     "Soviet and the Provisional Government both claimed authority.", 0, True),   # "the"
+    ("The Soviet and the Provisional Government both claimed authority, and",
+     "Lenin argued", 0, True),                                                     # "and"
+    ("The workers' councils grew quickly in the spring of nineteen",
+     "seventeen and soon every town had one.", 0, True),                           # lower case
+    ("The workers' councils grew quickly in the spring of nineteen seventeen",
+     "Every town had one.", 72, True),                                             # a full line
+    ("The workers' councils grew quickly in the spring of nineteen seventeen",
+     "Every town had one.", 120, False),                                           # a short one
+    ("The workers' councils grew quickly in the spring of the year.",
+     "every town had one.", 0, False),                                             # a sentence end
+    ("The soviets ensure mass participation in the government of",
+     "• Constant re-elections ensure accountability", 0, False),                    # a list item
+    ("Looking ahead", "the Lenin era", 0, False),                                  # too short
+    ("Björn-Olav Kvidal,", "Oslo", 0, False),                                      # a signature
+])
+def test_which_line_breaks_wrap_a_sentence(line: str, next_line: str, width: int,
+                                           wrapped: bool) -> None:
+    assert wraps(line, next_line, width) is wrapped
 
 
 def test_long_sentence_is_its_own_passage() -> None:

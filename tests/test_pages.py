@@ -14,6 +14,8 @@ from pdf_helpers import text_pdf
 from corpus.document import Document, PageSpan
 from corpus.loaders import load_file
 from corpus.pages import PAGE_MARKER, join_pages, strip_page_markers
+from rag.pipeline import Pipeline
+from rag.settings import Settings
 from ui.cli import main
 from ui.render import render_answer
 
@@ -227,3 +229,26 @@ def test_the_source_card_shows_the_page() -> None:
     hostile = render_answer(_answer("<b>x</b>", "<b>x</b>"), {})
     assert "<b>x</b>" not in hostile and "p. &lt;b&gt;x&lt;/b&gt;" in hostile
     assert "cr-pages" not in render_answer(_answer(True, {"a": 1}), {})
+
+
+WRAPPED_PAGE = ["Dual power arose in Petrograd after the February Revolution, when the",
+                "Soviet and the Provisional Government both claimed authority. Lenin argued",
+                "that this could not last. The councils of workers grew quickly in the spring",
+                "and soon every town in Russia had one."]
+
+
+def test_a_pdf_s_wrapped_lines_are_quoted_as_whole_sentences(tmp_path: Path) -> None:
+    corpus = tmp_path / "pdfs"
+    corpus.mkdir()
+    (corpus / "notes.pdf").write_bytes(_pdf([WRAPPED_PAGE]))
+    settings = Settings.load(env={}, model="hash", corpus=str(corpus),
+                             data_dir=str(tmp_path / "data"), abstain_threshold=-1.0)
+    pipeline = Pipeline.open(settings, status=lambda _: None, progress=False)
+    answer = pipeline.ask("What did Lenin argue could not last?")
+    quotes = [c.quote for c in answer.citations]
+    assert "Lenin argued\nthat this could not last." in quotes or any(
+        q.endswith("Lenin argued\nthat this could not last.") for q in quotes)
+    text = pipeline.documents["notes"].text
+    for c in answer.citations:
+        assert text[c.start:c.end] == c.quote
+        assert c.quote[0].isupper() and c.quote.endswith(".")  # a sentence, not a line
