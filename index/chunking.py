@@ -92,9 +92,9 @@ def _split_after_quoted_stops(text: str, span: Span) -> list[Span]:
 
 
 # A line that ends a sentence (or a clause: "...; " and a lead-in's colon).
-_ENDS_SENTENCE = re.compile(r"[.!?:;][”’\"')\]]*\s*$")
+ENDS_SENTENCE = re.compile(r"[.!?:;][”’\"')\]]*\s*$")
 # A list item's marker: a bullet or dash, "1." / "2)" / "(3)", "a)".
-_LIST_ITEM = re.compile(r"\s*(?:[•◦▪●*+\-–—]|\d{1,3}[.)]|\(\d{1,3}\)|[a-zA-Z]\))\s")
+LIST_ITEM = re.compile(r"\s*(?:[•◦▪●*+\-–—]|\d{1,3}[.)]|\(\d{1,3}\)|[a-zA-Z]\))\s")
 # A line ending in a comma, a hyphen or a word that cannot end a sentence runs on.
 _RUNS_ON = re.compile(r"(?:[,\-–—]|\b(?:a|an|the|of|to|in|on|at|by|for|from|with|and|or|but|"
                       r"nor|that|which|who|whose|as|than|is|are|was|were|be|been|its|their|his|"
@@ -109,12 +109,14 @@ def wraps(line: str, next_line: str, width: int = 0) -> bool:
     """Whether the break between two lines of one paragraph only wraps a sentence, as a
     PDF's text layer or a plain-text file does at every line ("... when the" / "Soviet
     and ..."): the line is long and does not end a sentence, the next is not a list item,
-    and either the next starts in lower case, or the line ends in a comma, a hyphen or a
-    word such as "the", or it is nearly as long as the paragraph's longest line (`width`)."""
+    and either the next starts in lower case or with a digit (not a list number), or the
+    line ends in a comma, a hyphen or a word such as "the", or it is nearly as long as the
+    paragraph's longest line (`width`)."""
     n = len(line.strip())
-    if n < MIN_WRAPPED_LINE or _ENDS_SENTENCE.search(line) or _LIST_ITEM.match(next_line):
+    if n < MIN_WRAPPED_LINE or ENDS_SENTENCE.search(line) or LIST_ITEM.match(next_line):
         return False
-    return (next_line.lstrip()[:1].islower() or bool(_RUNS_ON.search(line))
+    first = next_line.lstrip()[:1]
+    return (first.islower() or first.isdigit() or bool(_RUNS_ON.search(line))
             or n >= FULL_LINE * width)
 
 

@@ -8,12 +8,16 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from index.chunking import ENDS_SENTENCE, LIST_ITEM
 from index.passage import Passage
 
 # Sentences shorter than this are headings, list stubs or signatures, not answers.
 MIN_QUOTE_WORDS = 4
+# A line on its own that does not end like a sentence and is no longer than this is a
+# heading or a note ("Looking ahead: ‘All Power to the Soviets’ during the Lenin era").
+MAX_HEADING_WORDS = 15
 # Bump when the rules below change: stored unit vectors follow this order.
-UNITS_VERSION = 4
+UNITS_VERSION = 5
 
 # "As cited in Lih, 'Ironic Triumph,' p. 222." / "Ibid., p. 4" / "See Read, Lenin, p. 154":
 # a pointer to another text, not a claim of this one.
@@ -75,6 +79,18 @@ def not_an_answer(text: str) -> bool:
     return first.islower()
 
 
+def heading_line(p: Passage, start: int, end: int) -> bool:
+    """Whether `p`'s text from `start` to `end` (document offsets) is a whole line of its
+    own that does not end like a sentence, is not a list item, and is short: a heading, a
+    caption or an editor's note, whatever its capitals. (A bullet point without a full
+    stop is a list item, and may answer.) In SQuAD v1.1 dev no paragraph is one."""
+    text = p.text[start - p.start:end - p.start]
+    alone = ((start == p.start or p.text[start - p.start - 1] == "\n")
+             and (end == p.end or p.text[end - p.start] == "\n"))
+    return (alone and "\n" not in text and not ENDS_SENTENCE.search(text)
+            and not LIST_ITEM.match(text) and len(text.split()) <= MAX_HEADING_WORDS)
+
+
 def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     """The quotable units of a passage: (start, end, n_sentences, text) for each sentence and
     each pair of adjacent sentences on one line, skipping units too short to be an answer
@@ -92,7 +108,8 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
         if m := _TRAILING_MARKER.search(text):
             e -= len(m.group())
             text = text[:m.start()]
-        if len(text.split()) >= MIN_QUOTE_WORDS and not not_an_answer(text):
+        if (len(text.split()) >= MIN_QUOTE_WORDS and not not_an_answer(text)
+                and not heading_line(p, s, e)):
             out.append((s, e, n, text))
     return out
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_chunking import any_text
 
 from index.chunking import chunk_text
-from index.units import not_an_answer, quote_units
+from index.units import heading_line, not_an_answer, quote_units
 from rag.combiner import (
     FEATURES,
     Combiner,
@@ -308,3 +309,42 @@ def test_a_fuller_quote_is_quoted_but_the_confidence_stays_the_best_units(
     assert first.quote.endswith("they seal the cell with wax.")
     assert first.score == pytest.approx(1 / (1 + np.exp(-(np.log(0.65 / 0.35) - 0.3))), abs=1e-4)
     assert answer.confidence == pytest.approx(0.6, abs=1e-4)
+
+
+LONG_LINE = ("The councils of workers and soldiers grew quickly in the spring and soon every "
+             "town and every regiment in Russia had elected one of its own")
+
+
+@pytest.mark.parametrize(("text", "line", "heading"), [
+    ("Intro paragraph ends here.\n\nLooking ahead: ‘All Power to the Soviets’ during the "
+     "Lenin era\n\nThe next paragraph begins here.",
+     "Looking ahead: ‘All Power to the Soviets’ during the Lenin era", True),
+    ("Intro.\n\nThis is part of a series of weekly articles on the Russian Revolution",
+     "This is part of a series of weekly articles on the Russian Revolution", True),
+    # A bullet point without a full stop is a list item, and may answer.
+    ("Lenin argued:\n• The soviets ensure mass participation in government\n• Constant "
+     "re-elections ensure accountability",
+     "• The soviets ensure mass participation in government", False),
+    # Ending like a sentence, or long: not a heading.
+    ("Intro.\n\nThe soviets ensure mass participation in government.",
+     "The soviets ensure mass participation in government.", False),
+    ("Intro.\n\n" + LONG_LINE, LONG_LINE, False),
+])
+def test_a_short_line_of_its_own_without_a_sentence_end_is_never_quoted(
+        text: str, line: str, heading: bool) -> None:
+    [p] = chunk_text("d", text, max_chars=10_000)
+    start = text.index(line)
+    assert heading_line(p, start, start + len(line)) is heading
+    assert (line not in {t for _, _, _, t in quote_units(p)}) is heading
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=any_text)
+def test_a_heading_line_is_a_whole_line_that_does_not_end_a_sentence(text: str) -> None:
+    for p in chunk_text("d", text, max_chars=400):
+        for s, e in p.sentences:
+            if heading_line(p, s, e):
+                assert text[s:e] == text[s:e].strip() and "\n" not in text[s:e]
+                assert s == 0 or text[s - 1] == "\n" or text[:s].strip() == ""
+                assert e == len(text) or text[e] == "\n" or text[e:].strip() == ""
+                assert not text[s:e].rstrip("”’\"')]").endswith((".", "!", "?", ":", ";"))
