@@ -31,6 +31,9 @@ SPELLING_CUTOFF = 0.8
 
 TIME_QUESTION = re.compile(
     r"^\W*when\b|\b(what|which)\s+(year|month|day|date|decade|century|season)\b", re.I)
+# "How long did it last?": a span of time (or a length), given by a number, a date or a
+# word for a stretch of time.
+DURATION_QUESTION = re.compile(r"^\W*how long\b", re.I)
 QUANTITY_QUESTION = re.compile(
     r"^\W*how many\b|\bwhat (share|percentage|proportion|fraction)\b|\bpopulation\b", re.I)
 
@@ -45,6 +48,10 @@ _NUMBER_WORDS = (
     "thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|"
     "million|millions|billion|half|third|thirds|quarter|percent|majority|minority")
 _QUANTITY = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
+_DURATION = re.compile(
+    r"\b(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(y|ies)|"
+    r"generations?|lifetimes?|nights?|until|till)\b", re.I)
+_DIGIT = re.compile(r"\d")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
 # The number of a list item or a note ("2. Lars T. Lih wrote", "3) ...") at the start of a
 # quote, and a bracketed note marker ("[3]") anywhere: they number the text, they are not
@@ -88,9 +95,11 @@ def shares_no_word(question: str, vocab: frozenset[str]) -> bool:
 
 
 def answer_kind(question: str) -> str | None:
-    """"time" or "quantity" when the question asks for one, else None."""
+    """"time", "duration" or "quantity" when the question asks for one, else None."""
     if TIME_QUESTION.search(question):
         return "time"
+    if DURATION_QUESTION.search(question):
+        return "duration"
     if QUANTITY_QUESTION.search(question):
         return "quantity"
     return None
@@ -98,11 +107,16 @@ def answer_kind(question: str) -> str | None:
 
 def gives(text: str, kind: str) -> bool:
     """True when `text` contains an answer of that kind: a date or time for "time" (a year,
-    a month, a season), a number other than a year for "quantity". A list item's or a
-    note's number is neither."""
+    a month, a season), a number other than a year for "quantity", a date, a figure or a
+    word for a stretch of time ("weeks", "until") for "duration". A list item's or a
+    note's number is none of them."""
     text = _ENUMERATOR.sub(" ", text)
     if kind == "time":
         return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text))
+    if kind == "duration":
+        # Not a number word alone: "the current one" is no length of time.
+        return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text)
+                    or _DIGIT.search(text) or _DURATION.search(text))
     if kind == "quantity":
         return bool(_QUANTITY.search(_YEAR.sub(" ", text)))
     raise ValueError(f"unknown answer kind {kind!r}")

@@ -46,6 +46,8 @@ MAX_QUESTION_CHARS = 2000
 # nearest sentence to quote. The API's schema states the same pattern.
 QUESTION_PATTERN = r"[^\W_]"
 _ANY_WORD = re.compile(QUESTION_PATTERN)
+# What a refusal says is missing, by `answer_kind`.
+_KIND_WORDS = {"time": "a date", "quantity": "a number", "duration": "a length of time"}
 
 
 class QuestionError(ValueError):
@@ -286,7 +288,7 @@ class Pipeline:
                 # similar the others are.
                 candidates = [c for c in candidates if gives(c.text, kind)]
                 if not candidates:
-                    what = "a date" if kind == "time" else "a number"
+                    what = _KIND_WORDS[kind]
                     reason = f"None of the closest passages gives {what}."
             if names := unknown_names(question, self.vocabulary):
                 reason = f"They never mention {_join(names)}."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pipeline_helpers import tiny_pipeline
 
@@ -60,6 +62,8 @@ def test_a_question_with_a_letter_or_digit_is_asked(question: str) -> None:
     ("How many governments were there?", "quantity"),
     ("What share of the vote did they win?", "quantity"),
     ("What was the population of Petrograd?", "quantity"),
+    ("How long did she stay in Russia?", "duration"),
+    ("How long is the Rhine?", "duration"),
     ("How much influence did the Bolsheviks have?", None),  # a degree, not a number
     ("Who drafted the editorial?", None),
     ("Why did the slogan matter when it was issued?", None),
@@ -84,6 +88,11 @@ def test_answer_kind(question: str, kind: str | None) -> None:
     ("2. It won 24 percent of the vote.", "quantity", True),
     ("3. It met in March.", "time", True),
     ("2.5 million workers struck.", "quantity", True),
+    ("She stayed in Russia only until the end of August.", "duration", True),
+    ("The talks lasted three weeks.", "duration", True),
+    ("The river is 1,230 km long.", "duration", True),
+    ("The new world is built while fighting the current one.", "duration", False),
+    ("Worker bees fan their wings over the honey.", "duration", False),
 ])
 def test_gives(text: str, kind: str, expected: bool) -> None:
     assert gives(text, kind) is expected
@@ -123,6 +132,14 @@ def test_a_when_question_is_answered_with_a_sentence_that_has_a_date(pipeline: P
     assert not answer.abstained and answer.abstain_reason is None
     assert all(gives(c.quote, "time") for c in answer.citations)
     assert "79" in answer.citations[0].quote
+
+
+def test_a_how_long_question_without_a_length_of_time_nearby_is_refused(
+        tmp_path: Path) -> None:
+    narrow = tiny_pipeline(tmp_path, abstain_threshold=-1.0, k=1, rerank_depth=1)
+    answer = narrow.ask("How long do worker bees fan their wings over the nectar?")
+    assert answer.abstained and not answer.citations
+    assert answer.abstain_reason == "None of the closest passages gives a length of time."
 
 
 def test_checks_can_be_switched_off(pipeline: Pipeline) -> None:
