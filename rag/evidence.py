@@ -52,6 +52,9 @@ _DURATION = re.compile(
     r"\b(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(y|ies)|"
     r"generations?|lifetimes?|nights?|until|till)\b", re.I)
 _DIGIT = re.compile(r"\d")
+# A day of the month ("November 7", "27 February", "the 3rd of May") is a date, not a count.
+_DAY_OF_MONTH = re.compile(rf"\b(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
+                           rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b")
 # The number of a list item or a note ("2. Lars T. Lih wrote", "3) ...") at the start of a
 # quote, and a bracketed note marker ("[3]") anywhere: they number the text, they are not
@@ -107,9 +110,9 @@ def answer_kind(question: str) -> str | None:
 
 def gives(text: str, kind: str) -> bool:
     """True when `text` contains an answer of that kind: a date or time for "time" (a year,
-    a month, a season), a number other than a year for "quantity", a date, a figure or a
-    word for a stretch of time ("weeks", "until") for "duration". A list item's or a
-    note's number is none of them."""
+    a month, a season), a number other than a year or a day of the month for "quantity",
+    a date, a figure or a word for a stretch of time ("weeks", "until") for "duration". A
+    list item's or a note's number is none of them."""
     text = _ENUMERATOR.sub(" ", text)
     if kind == "time":
         return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text))
@@ -118,5 +121,5 @@ def gives(text: str, kind: str) -> bool:
         return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text)
                     or _DIGIT.search(text) or _DURATION.search(text))
     if kind == "quantity":
-        return bool(_QUANTITY.search(_YEAR.sub(" ", text)))
+        return bool(_QUANTITY.search(_YEAR.sub(" ", _DAY_OF_MONTH.sub(" ", text))))
     raise ValueError(f"unknown answer kind {kind!r}")

@@ -88,6 +88,10 @@ def test_answer_kind(question: str, kind: str | None) -> None:
     ("2. It won 24 percent of the vote.", "quantity", True),
     ("3. It met in March.", "time", True),
     ("2.5 million workers struck.", "quantity", True),
+    # A day of the month is a date, not a count.
+    ("They held power up to the revolution in November 7 in 1917.", "quantity", False),
+    ("It took place on 27 February 1917, the 3rd of March.", "quantity", False),
+    ("Over 1,500 delegates came on 3 May.", "quantity", True),
     ("She stayed in Russia only until the end of August.", "duration", True),
     ("The talks lasted three weeks.", "duration", True),
     ("The river is 1,230 km long.", "duration", True),
