@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from index.chunking import ENDS_SENTENCE, LIST_ITEM
@@ -112,6 +113,14 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
                 and not heading_line(p, s, e)):
             out.append((s, e, n, text))
     return out
+
+
+@lru_cache(maxsize=4096)
+def cached_quote_units(p: Passage) -> tuple[tuple[int, int, int, str], ...]:
+    """`quote_units`, kept for the passages questions keep coming back to: the rules run
+    over every sentence of every retrieved passage, 0.8 ms of a 7 ms question without the
+    reader (cProfile over the eval set's first 100 questions)."""
+    return tuple(quote_units(p))
 
 
 def unit_offsets(passages: Sequence[Passage],

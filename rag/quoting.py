@@ -12,7 +12,7 @@ import numpy as np
 from corpus.document import Document
 from index.chunking import sentence_after
 from index.passage import Passage
-from index.units import quote_units
+from index.units import cached_quote_units
 from rag.terms import content_terms
 from rag.types import Citation, Hit
 
@@ -75,7 +75,7 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
     q_terms = content_terms(question)
     out = []
     for rank, hit in enumerate(hits):
-        units = quote_units(hit.passage)
+        units = cached_quote_units(hit.passage)
         if not units:
             continue
         cos = np.asarray(unit_vectors(hit), dtype=np.float32) @ question_vector

@@ -51,12 +51,13 @@ class SentenceRetriever:
         n = min(total, k * _UNITS_PER_PASSAGE)
         while True:
             scores, units = self._units.search(qv, n)
-            best: dict[int, float] = {}
-            for s, u in zip(scores[0], units[0], strict=True):
-                if u >= 0:
-                    best.setdefault(int(self._owner[u]), float(s))  # results come best first
-            if len(best) >= k or n >= total:
+            found = units[0] >= 0
+            # Each passage's first unit in the results is its best (they come best first).
+            rows, first = np.unique(self._owner[units[0][found]], return_index=True)
+            best = scores[0][found][first]
+            if len(rows) >= k or n >= total:
                 break
             n = min(total, n * 4)
-        top = sorted(best, key=lambda r: (-best[r], r))[:k]
-        return [Hit(self.index.passages[r], best[r], r) for r in top]
+        top = np.lexsort((rows, -best))[:k]
+        return [Hit(self.index.passages[int(rows[i])], float(best[i]), int(rows[i]))
+                for i in top]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from index import lexical
 from index.embedder import HashingEmbedder
 from index.folder import EXTRA_KEY, IndexDamaged, check_intact
 from index.store import MANIFEST, build_index, load_index
-from rag.retrieval import BM25Retriever
+from rag.retrieval import BM25Retriever, top_rows
 
 SETTINGS = {"max_chars": 300, "context_headers": True}
 QUERIES = ["honey bees", "nectar from flowers", "volcanoes and lava", "wax cells", "bees lava",
@@ -99,3 +100,11 @@ def test_a_bad_extra_files_list_is_damage(built: Path) -> None:
 
 def test_tokenize_is_stemmed_and_drops_stopwords() -> None:
     assert lexical.tokenize(["The councils running"]) == [["council", "run"]]
+
+
+@given(st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.25]), max_size=40),
+       st.integers(min_value=0, max_value=45))
+def test_top_rows_are_the_best_scores_with_ties_in_row_order(scores: list[float],
+                                                             k: int) -> None:
+    expected = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+    assert top_rows(np.array(scores), k).tolist() == expected
