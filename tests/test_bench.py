@@ -283,7 +283,8 @@ def test_langchain_side_by_side_divides_langchains_figures_by_ours(tmp_path: Pat
                       f"else:\n    print(json.dumps({cold_run!r}))\n", encoding="utf-8")
     python.chmod(0o755)
     passages = [SimpleNamespace(retrieval_text=t) for t in ("Title\n\nOne.", "Title\n\nTwo.")]
-    ask = {"reader_off": {"total": {"p50": 4.0}}, "reader_on": {"total": {"p50": 80.0}}}
+    ask = {"reader_off": {"total": {"p50": 4.0}}, "reader_on": {"total": {"p50": 80.0}},
+           "reader_off_alone": {"p50": 3.2, "p95": 4.0}}
     build = {"sampled": True, "seconds": 1.0, "full_build_seconds": 60.0}
     out = langchain_side_by_side(str(python), SimpleNamespace(passages=passages), ["Why?"],
                                  Settings(), build, ask, {"seconds_median": 2.0},
@@ -293,8 +294,27 @@ def test_langchain_side_by_side_divides_langchains_figures_by_ours(tmp_path: Pat
     assert "search_ms" not in out and "hits" not in out  # per-question lists stay out
     assert out["ours_build_seconds"] == 60.0  # the whole build, not the timed sample
     assert out["langchain_over_ours"] == {"build": 0.5, "cold_start": 5.0,
-                                          "ask_reader_off": 2.0, "ask_reader_on": 0.1}
+                                          "ask_reader_off": 2.0, "ask_reader_on": 0.1,
+                                          "ask_reader_off_alone": 2.5}
     with pytest.raises(BenchError, match="bundled"):
         langchain_side_by_side(str(python), SimpleNamespace(passages=passages), ["Why?"],
                                Settings(model="hash"), None, ask, {"seconds_median": 2.0},
                                lambda _m: None)
+
+
+def test_asking_alone_times_every_question_in_a_process_of_its_own(
+        tiny_corpus: Path, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from evals.bench import ask_alone
+    from rag.pipeline import Pipeline
+
+    settings = Settings.load(env={}, model="hash", corpus=str(tiny_corpus),
+                             data_dir=str(tmp_path / "data"))
+    Pipeline.open(settings, status=lambda _m: None, progress=False)  # the index to ask
+    out = ask_alone(SimpleNamespace(settings=settings), ["How do bees make honey?",
+                                                         "What is lava?"])
+    assert set(out) == {"p50", "p95"} and 0 < out["p50"] <= out["p95"]
+    broken = settings.replace(corpus=str(tmp_path / "missing"))
+    with pytest.raises(BenchError, match="asking alone"):
+        ask_alone(SimpleNamespace(settings=broken), ["What is lava?"])
