@@ -35,7 +35,8 @@ NAMED_DEPTH = 100
 _SURNAME = re.compile(r"[^\W\d_][\w’'-]{2,}")
 # Notes in brackets ("(unsigned)", "(anti-copyright)") and what follows a comma ("Socialist
 # Worker, issue 2577") are not part of the name.
-_NOTE = re.compile(r"\s*\([^)]*\)|,.*$")
+_PARENS = r"\s*\([^)]*\)"
+_NOTE = re.compile(_PARENS + r"|,.*$")
 _LEADING_THE = re.compile(r"^the\s+", re.I)
 # Words of three letters or more: the parts of a name or a role worth matching.
 NAME_WORD = re.compile(r"[^\W\d_]{3,}")
@@ -73,9 +74,30 @@ def clean_name(name: str) -> str:
     return _LEADING_THE.sub("", _NOTE.sub("", name)).strip(" .")
 
 
+# Co-authors: "A. Smith and B. Jones", "Smith & Jones", "Ann Smith; Bo Jones".
+_CO_AUTHORS = re.compile(r"\s*(?:;|&|\band\b)\s*")
+
+
+def split_people(name: str) -> list[str]:
+    """The people an author string names: split at "and", "&" and ";", and at commas when
+    every part is a name of two words or more ("Ann Smith, Bo Jones"; but "Smith, John" is
+    one person, family name first)."""
+    people = []
+    for part in _CO_AUTHORS.split(re.sub(_PARENS, "", name)):
+        pieces = [p.strip() for p in part.split(",")]
+        if len(pieces) > 1 and all(len(p.split()) > 1 for p in pieces):
+            people.extend(pieces)
+        elif part.strip():
+            people.append(part.strip())
+    return people
+
+
 def name_keys(name: str, person: bool) -> list[str]:
     """The ways a question may name `name`: in full, and for a person (an author or
-    commenter whose name has two words or more) also without initials and by surname."""
+    commenter whose name has two words or more) also without initials and by surname;
+    each co-author by their own name and surname too."""
+    if person and len(people := split_people(name)) > 1:
+        return [clean_name(name), *(k for p in people for k in name_keys(p, person))]
     full = clean_name(name)
     if not full:
         return []

@@ -40,6 +40,14 @@ PRICE = Writer("price", "Wayne Price")
     ("Socialist Worker, issue 2577", False, ["Socialist Worker"]),
     ("The Anarchist Library (anti-copyright)", False, ["Anarchist Library"]),
     ("Plato", True, ["Plato"]),
+    # Co-authors, each by name and surname; "Smith, John" is one person.
+    ("A. Smith and B. Jones", True, ["A. Smith and B. Jones", "A. Smith", "Smith", "B. Jones",
+                                     "Jones"]),
+    ("Ann Smith; Bo Jones (eds.)", True, ["Ann Smith; Bo Jones", "Ann Smith", "Smith",
+                                          "Bo Jones", "Jones"]),
+    ("Ann Smith, Bo Jones", True, ["Ann Smith", "Ann Smith", "Smith", "Bo Jones", "Jones"]),
+    ("Smith & Jones", True, ["Smith & Jones", "Smith", "Jones"]),
+    ("Smith, John", True, ["Smith"]),
     ("(unsigned)", True, []),
 ])
 def test_name_keys(name: str, person: bool, keys: list[str]) -> None:
@@ -153,3 +161,13 @@ def test_no_passage_by_the_named_writer_is_a_refusal_that_says_so(tmp_path: Path
     assert answer.abstained and not answer.citations
     assert answer.abstain_reason == "None of the closest passages is by “Jo Reader”."
     assert answer.passages  # still shown as possibly related
+
+
+def test_either_co_author_names_their_reading() -> None:
+    doc = Document("co", "Councils met in the spring.", "Two views",
+                   author="Ann Smith and Bo Jones")
+    writers = Writers({"co": doc})
+    both = Writer("co", "Ann Smith and Bo Jones")
+    assert writers.named("What do Smith and Jones say about councils?").writers == {both}
+    assert writers.named("According to Jones, when did councils meet?").writers == {both}
+    assert writers.named("What did Jonesy say?") is NOBODY
