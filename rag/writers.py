@@ -38,6 +38,8 @@ _SURNAME = re.compile(r"[^\W\d_][\w’'-]{2,}")
 _PARENS = r"\s*\([^)]*\)"
 _NOTE = re.compile(_PARENS + r"|,.*$")
 _LEADING_THE = re.compile(r"^the\s+", re.I)
+# Where one question of several ends (a follow-up is searched after the one it follows).
+_QUESTIONS = re.compile(r"(?<=\?)\s+")
 # Words of three letters or more: the parts of a name or a role worth matching.
 NAME_WORD = re.compile(r"[^\W\d_]{3,}")
 
@@ -169,7 +171,9 @@ class Writers:
         return self._seen[key]
 
     def named(self, question: str) -> Named:
-        """The writers `question` names (none: `NOBODY`).
+        """The writers `question` names (none: `NOBODY`). Of several questions in one (a
+        follow-up searched with the question before it: "What does Lih say about vlast?
+        And Price?"), the last that names a writer decides.
 
         Not when the question also names someone or something that the named writers'
         readings never mention ("mentioned both by Wayne Price and by Tom Wetzel", where
@@ -178,10 +182,16 @@ class Writers:
         essay ... the commenter"), those stretches of the named readings count too."""
         if self._pattern is None:
             return NOBODY
+        for part in reversed(_QUESTIONS.split(question)):
+            if named := self._named_in(part):
+                return named
+        return NOBODY
+
+    def _named_in(self, question: str) -> Named:
         writers: set[Writer] = set()
         said: list[str] = []
         rest = question
-        for m in self._pattern.finditer(question):
+        for m in self._pattern.finditer(question) if self._pattern else ():
             key = m.group(0).lower()
             if key in self._spelt and m.group(0) not in self._spelt[key]:
                 continue

@@ -171,3 +171,21 @@ def test_either_co_author_names_their_reading() -> None:
     assert writers.named("What do Smith and Jones say about councils?").writers == {both}
     assert writers.named("According to Jones, when did councils meet?").writers == {both}
     assert writers.named("What did Jonesy say?") is NOBODY
+
+
+def test_of_several_questions_the_last_that_names_a_writer_decides() -> None:
+    writers = Writers(DOCS)
+    # A follow-up, searched with the question it follows.
+    assert writers.named("What did Kvidal say about the councils? And Price?").writers == {
+        PRICE}
+    assert writers.named("What does Price say about the councils? Why?").writers == {PRICE}
+    assert writers.named("What did the councils do? And the state?") is NOBODY
+
+
+def test_a_follow_up_naming_another_writer_quotes_that_writer(tmp_path: Path) -> None:
+    pipeline = tiny_pipeline(tmp_path, abstain_threshold=-1.0)
+    first = pipeline.ask("According to A. Keeper, what do worker bees do with their wings?")
+    assert {c.author for c in first.citations} == {"A. Keeper"}
+    then = pipeline.ask("And Jo Reader?", history=[first.question])
+    assert then.followup_of == first.question
+    assert then.citations and {c.author for c in then.citations} == {"Jo Reader"}
