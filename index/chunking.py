@@ -18,8 +18,9 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # pysbd keeps "... ‘double sovereignty.’ This referred ..." as one sentence: a full stop
 # inside closing quotes, then a capital (or an opening quote), ends a sentence too.
 _AFTER_QUOTED_STOP = re.compile(r"(?<=[.!?][’”\"'])\s+(?=[A-Z“‘\"])")
-# Bump when sentence or passage boundaries change, so that old indexes are rebuilt.
-SEGMENTATION_VERSION = 3
+# Bump when sentence or passage boundaries change (or what the models read of them,
+# `index.modeltext`), so that old indexes are rebuilt.
+SEGMENTATION_VERSION = 4
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from index.modeltext import for_models
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -25,7 +27,8 @@ class Passage:
     @property
     def retrieval_text(self) -> str:
         """What the retrievers see: the context header, then the passage."""
-        return f"{self.context}\n\n{self.text}" if self.context else self.text
+        text = for_models(self.text)
+        return f"{self.context}\n\n{text}" if self.context else text
 
     @property
     def id(self) -> str:

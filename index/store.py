@@ -47,6 +47,7 @@ from index.folder import (  # noqa: F401  (re-exported: the index's names)
     record_corpus_stat,
 )
 from index.lock import build_lock
+from index.modeltext import for_models
 from index.passage import Passage
 from index.table import JsonlById, JsonlRows
 from index.units import quote_units, unit_offsets
@@ -423,7 +424,7 @@ def _embed_units(passages: Sequence[Passage], embedder: Embedder, model: str,
                  ) -> tuple[np.ndarray, int]:
     """Vectors of every quotable unit, in passage then `quote_units` order, as float16
     (half the disk and memory; on the default corpus, cosines moved by at most 3e-5)."""
-    texts = [u[3] for p in passages for u in units_of(p)]
+    texts = [for_models(u[3]) for p in passages for u in units_of(p)]
     keys = [_text_key(model, "unit\0" + t) for t in texts]
     todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in reuse))
     fresh = _embed_texts(todo, embedder, "Embedding sentences", "sentence", 64, progress,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from index.modeltext import for_models
 from rag.combiner import Combiner, feature_rows, logit, question_type, type_features
 from rag.quoting import Candidate
 from rag.reader import Reader
@@ -38,7 +39,8 @@ def reader_features(reader: Reader, question: str, candidates: Sequence[Candidat
     read = read_first(candidates, depth, first)
     who = writers or [""] * len(candidates)
     scores = reader.score(question, [
-        f"{who[i]}: {candidates[i].text}" if who[i] else candidates[i].text for i in read])
+        f"{who[i]}: {for_models(candidates[i].text)}" if who[i]
+        else for_models(candidates[i].text) for i in read])
     logits = {i: logit(float(s)) for i, s in zip(read, scores, strict=True)}
     kind = question_type(question)
     rows = []

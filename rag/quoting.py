@@ -11,6 +11,7 @@ import numpy as np
 
 from corpus.document import Document
 from index.chunking import sentence_after
+from index.modeltext import for_models
 from index.passage import Passage
 from index.units import cached_quote_units
 from rag.terms import content_terms
@@ -81,7 +82,8 @@ def score_candidates(question: str, question_vector: np.ndarray, hits: Sequence[
         cos = np.asarray(unit_vectors(hit), dtype=np.float32) @ question_vector
         doc = documents[hit.passage.doc_id] if documents is not None else None
         for (s, e, n, text), c in zip(units, cos, strict=True):
-            overlap = len(q_terms & content_terms(text)) / len(q_terms) if q_terms else 0.0
+            overlap = (len(q_terms & content_terms(for_models(text))) / len(q_terms)
+                       if q_terms else 0.0)
             prior = 1 / (1 + rank)
             score = (float(c) + lexical_weight * overlap + rank_weight * prior
                      - PAIR_PENALTY * (n - 1))

@@ -1,0 +1,54 @@
+"""What the models read: a word hyphenated at a line end is joined again (`index.modeltext`);
+the quote keeps the text as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from index.modeltext import for_models
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    ("the revolu-\ntion of 1917", "the revolution of 1917"),
+    ("Anglo-\nSaxon kings", "Anglo-\nSaxon kings"),        # a capital: a real hyphen
+    ("in 1917-\n18 the war", "in 1917-\n18 the war"),      # digits: a range
+    ("a list -\nnext item", "a list -\nnext item"),        # a dash, not a broken word
+    ("no breaks here", "no breaks here"),
+    ("wrapped\nline", "wrapped\nline"),
+])
+def test_for_models_joins_words_broken_at_a_line_end(text: str, read: str) -> None:
+    assert for_models(text) == read
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab A-\n 1é")), max_size=60))
+def test_for_models_only_removes_hyphen_line_breaks(text: str) -> None:
+    read = for_models(text)
+    assert (len(text) - len(read)) == 2 * (text.count("-\n") - read.count("-\n"))
+    assert read.replace("-\n", "") == text.replace("-\n", "")
+    if "-\n" not in text:
+        assert read == text
+
+
+def test_a_hyphenated_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
+    corpus = tmp_path / "readings"
+    corpus.mkdir()
+    text = ("The workers of the capital formed councils in the spring of that year, and the\n"
+            "councils soon claimed authority over the army and the railways. The revolu-\n"
+            "tionaries met every evening in the palace to decide what to do next.\n")
+    (corpus / "notes.txt").write_text(text, encoding="utf-8")
+    settings = Settings.load(env={}, model="hash", corpus=str(corpus),
+                             data_dir=str(tmp_path / "data"), abstain_threshold=-1.0,
+                             mode="bm25")
+    pipeline = Pipeline.open(settings, status=lambda _: None, progress=False)
+    hits = pipeline.base_retriever("bm25").search("revolutionaries", 5)
+    assert hits  # BM25 reads "revolutionaries", not "revolu" and "tionaries"
+    answer = pipeline.ask("Where did the revolutionaries meet every evening?")
+    quote = next(c.quote for c in answer.citations if "palace" in c.quote)
+    assert "revolu-\ntionaries" in quote  # verbatim
+    assert pipeline.documents["notes"].text.find(quote) >= 0
