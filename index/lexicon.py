@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from corpus.document import Document
+from index.modeltext import for_models
 
 WORDS = "words.json"
 # A word: a run of letters (no digits, no underscore), in any script.
@@ -30,7 +31,7 @@ def words_of(texts: Iterable[str]) -> frozenset[str]:
 def document_words(documents: Iterable[Document]) -> frozenset[str]:
     """Every word of the documents and of who wrote, published or commented on them."""
     return words_of(t for d in documents
-                    for t in (d.text, d.title, d.author or "", d.publisher or "",
+                    for t in (for_models(d.text), d.title, d.author or "", d.publisher or "",
                               *(a.author for a in d.attributions)))
 
 

@@ -52,3 +52,11 @@ def test_a_hyphenated_word_is_found_and_quoted_as_written(tmp_path: Path) -> Non
     quote = next(c.quote for c in answer.citations if "palace" in c.quote)
     assert "revolu-\ntionaries" in quote  # verbatim
     assert pipeline.documents["notes"].text.find(quote) >= 0
+
+
+def test_the_name_check_knows_a_hyphenated_word_whole() -> None:
+    from corpus.document import Document
+    from index.lexicon import document_words
+
+    words = document_words([Document("d", "The Bolshe-\nviks met.", "T")])
+    assert "bolsheviks" in words
