@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from corpus.document import Attribution, Document
+from corpus.filemeta import real_author, real_title
 from corpus.html_meta import read_html_meta
 from corpus.pages import join_pages, page_number, strip_page_markers
 
@@ -299,8 +300,8 @@ def load_pdf(path: Path) -> list[Document]:
     if not text:
         raise LoadError(f"{path.name}: PDF has no text layer (scanned?)"
                         f"{_pdf_problem(None, messages)}")
-    title = str(info.title) if info and info.title else path.stem
-    author = str(info.author) if info and info.author else None
+    title = real_title(str(info.title) if info and info.title else None) or path.stem
+    author = real_author(str(info.author) if info and info.author else None)
     return [Document(id=slugify(path.stem), text=text, title=title, author=author,
                      source=path.name, pages=spans)]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.document import Document
+from corpus.filemeta import real_author, real_title
 from corpus.loaders import (
     MAX_TEXT_BYTES,
     MB,
@@ -153,8 +154,8 @@ def load_docx(path: Path) -> list[Document]:
             props = package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES).core_properties
         except KeyError:
             props = None
-        title = _clean(props.title) if props else None
-        author = _clean(props.author) if props else None
+        title = real_title(_clean(props.title)) if props else None
+        author = real_author(_clean(props.author)) if props else None
         date = _docx_date(props) if props else None
     return [Document(id=slugify(path.stem), text=text, title=title or path.stem,
                      author=author, date=date, source=path.name)]

@@ -364,3 +364,32 @@ def test_readings_in_subfolders_load_in_path_order_and_hidden_folders_are_not_wa
                                        for f in files]
     assert [d.title for d in load_corpus(tmp_path).documents] == [
         "a/b.md", "a/c/d.md", "a-b.md", "a.md", "b/z.md"]
+
+
+def test_pdf_metadata_a_program_wrote_is_not_cited(tmp_path: Path) -> None:
+    path = tmp_path / "Week 3 Reading.pdf"
+    path.write_bytes(text_pdf([["The soviets held real power in 1917."]],
+                              b"<< /Title (Microsoft Word - wk3.docx) /Author (user) >>"))
+    (doc,) = load_file(path)
+    assert (doc.title, doc.author) == ("Week 3 Reading", None)
+
+
+@pytest.mark.parametrize(("title", "kept"), [
+    ("Microsoft Word - Lecture 3.docx", False), ("lecture3.pdf", False), ("Untitled", False),
+    ("Untitled document", False), ("  ", False), ("The Dual Power", True),
+    ("Notes on the .docx format", True),
+])
+def test_real_title(title: str, kept: bool) -> None:
+    from corpus.filemeta import real_title
+
+    assert (real_title(title) == title) is kept
+
+
+@pytest.mark.parametrize(("author", "kept"), [
+    ("user", False), ("Administrator", False), ("Microsoft Office User", False),
+    ("Microsoft Word", False), ("", False), ("V. I. Lenin", True), ("Lars T. Lih", True),
+])
+def test_real_author(author: str, kept: bool) -> None:
+    from corpus.filemeta import real_author
+
+    assert (real_author(author) == author) is kept

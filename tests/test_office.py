@@ -268,3 +268,10 @@ def test_build_skips_broken_files_then_answers_quote_each_format_verbatim(
         for c in data["citations"]:
             assert docs[c["doc_id"]].text[c["start"]:c["end"]] == c["quote"]
             assert c["title"] == docs[c["doc_id"]].title
+
+
+def test_docx_properties_a_program_wrote_fall_back_to_the_file_name(tmp_path: Path) -> None:
+    (doc,) = load_file(make_docx(tmp_path / "week-3.docx",
+                                 title="Microsoft Word - week3 draft.docx",
+                                 author="Administrator"))
+    assert (doc.title, doc.author) == ("week-3", None)
