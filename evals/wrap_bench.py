@@ -4,8 +4,7 @@ the text is hard-wrapped, as a PDF's text layer or a plain-text file is?
 Each sampled SQuAD paragraph is wrapped at `--width` columns (`textwrap.fill`), chunked,
 and cut into quotable units (`index.units.quote_units`). A question's answer sentence (the
 sentence of the unwrapped paragraph holding the answer's start) counts when some unit of
-the wrapped text is that sentence, line breaks read as spaces. It also checks that the
-unwrapped paragraphs are split exactly as the chunker splits them when no line is broken.
+the wrapped text is that sentence, line breaks read as spaces.
 """
 
 from __future__ import annotations

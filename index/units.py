@@ -84,7 +84,9 @@ def heading_line(p: Passage, start: int, end: int) -> bool:
     """Whether `p`'s text from `start` to `end` (document offsets) is a whole line of its
     own that does not end like a sentence, is not a list item, and is short: a heading, a
     caption or an editor's note, whatever its capitals. (A bullet point without a full
-    stop is a list item, and may answer.) In SQuAD v1.1 dev no paragraph is one."""
+    stop is a list item, and may answer.) In SQuAD v1.1 dev 11 sentences are such lines,
+    all pieces of chemical formulas the Oxygen article breaks with line breaks, holding 1
+    of 10,570 answers."""
     text = p.text[start - p.start:end - p.start]
     alone = ((start == p.start or p.text[start - p.start - 1] == "\n")
              and (end == p.end or p.text[end - p.start] == "\n"))
