@@ -114,12 +114,11 @@ def gives(text: str, kind: str) -> bool:
     a date, a figure or a word for a stretch of time ("weeks", "until") for "duration". A
     list item's or a note's number is none of them."""
     text = _ENUMERATOR.sub(" ", text)
-    if kind == "time":
-        return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text))
-    if kind == "duration":
+    if kind in ("time", "duration"):
+        date = bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text))
         # Not a number word alone: "the current one" is no length of time.
-        return bool(_MONTH.search(text) or _TIME_NO_MONTHS.search(text)
-                    or _DIGIT.search(text) or _DURATION.search(text))
+        return date or (kind == "duration"
+                        and bool(_DIGIT.search(text) or _DURATION.search(text)))
     if kind == "quantity":
         return bool(_QUANTITY.search(_YEAR.sub(" ", _DAY_OF_MONTH.sub(" ", text))))
     raise ValueError(f"unknown answer kind {kind!r}")
