@@ -106,19 +106,19 @@ MIN_WRAPPED_LINE = 30
 FULL_LINE = 0.75
 
 
-def wraps(line: str, next_line: str, width: int = 0) -> bool:
+def wraps(line: str, next_line: str, width: int | None = None) -> bool:
     """Whether the break between two lines of one paragraph only wraps a sentence, as a
     PDF's text layer or a plain-text file does at every line ("... when the" / "Soviet
     and ..."): the line is long and does not end a sentence, the next is not a list item,
     and either the next starts in lower case or with a digit (not a list number), or the
     line ends in a comma, a hyphen or a word such as "the", or it is nearly as long as the
-    paragraph's longest line (`width`)."""
+    paragraph's longest line (`width`; None when too few lines tell what full is)."""
     n = len(line.strip())
     if n < MIN_WRAPPED_LINE or ENDS_SENTENCE.search(line) or LIST_ITEM.match(next_line):
         return False
     first = next_line.lstrip()[:1]
     return (first.islower() or first.isdigit() or bool(_RUNS_ON.search(line))
-            or n >= FULL_LINE * width)
+            or (width is not None and n >= FULL_LINE * width))
 
 
 def _line_sentences(text: str, start: int, end: int) -> list[Span]:
@@ -135,7 +135,7 @@ def _line_sentences(text: str, start: int, end: int) -> list[Span]:
         lines.append((pos, start + m.start()))
         pos = start + m.end()
     lines.append((pos, end))
-    width = max(len(text[s:e].strip()) for s, e in lines) if len(lines) > 2 else 10**9
+    width = max(len(text[s:e].strip()) for s, e in lines) if len(lines) > 2 else None
     flows = [list(lines[0])]
     for (s, e), (ns, ne) in zip(lines, lines[1:], strict=False):
         if wraps(text[s:e], text[ns:ne], width):

@@ -153,25 +153,30 @@ def test_a_hard_wrapped_paragraph_splits_as_if_it_were_one_line(width: int) -> N
     assert got == [PROSE[s:e] for s, e in sentences(PROSE)]
 
 
+FULL = "The workers' councils grew quickly in the spring of nineteen seventeen"
+
+
 @pytest.mark.parametrize(("line", "next_line", "width", "wrapped"), [
+    # Runs on after "the", after "and", or into a lower-case word.
     ("Dual power arose in Petrograd after the February Revolution, when the",
-     "Soviet and the Provisional Government both claimed authority.", 0, True),   # "the"
+     "Soviet and the Provisional Government both claimed authority.", None, True),
     ("The Soviet and the Provisional Government both claimed authority, and",
-     "Lenin argued", 0, True),                                                     # "and"
+     "Lenin argued", None, True),
     ("The workers' councils grew quickly in the spring of nineteen",
-     "seventeen and soon every town had one.", 0, True),                           # lower case
-    ("The workers' councils grew quickly in the spring of nineteen seventeen",
-     "Every town had one.", 72, True),                                             # a full line
-    ("The workers' councils grew quickly in the spring of nineteen seventeen",
-     "Every town had one.", 120, False),                                           # a short one
+     "seventeen and soon every town had one.", None, True),
+    # Nearly as long as the paragraph's longest line: cut by the wrap width.
+    (FULL, "Every town had one.", 72, True),
+    (FULL, "Every town had one.", 120, False),   # a short line of a wider paragraph
+    (FULL, "Every town had one.", None, False),  # too few lines to tell what full is
+    # A sentence end, a list item, a short line, a signature.
     ("The workers' councils grew quickly in the spring of the year.",
-     "every town had one.", 0, False),                                             # a sentence end
+     "every town had one.", None, False),
     ("The soviets ensure mass participation in the government of",
-     "• Constant re-elections ensure accountability", 0, False),                    # a list item
-    ("Looking ahead", "the Lenin era", 0, False),                                  # too short
-    ("Björn-Olav Kvidal,", "Oslo", 0, False),                                      # a signature
+     "• Constant re-elections ensure accountability", None, False),
+    ("Looking ahead", "the Lenin era", None, False),
+    ("Björn-Olav Kvidal,", "Oslo", None, False),
 ])
-def test_which_line_breaks_wrap_a_sentence(line: str, next_line: str, width: int,
+def test_which_line_breaks_wrap_a_sentence(line: str, next_line: str, width: int | None,
                                            wrapped: bool) -> None:
     assert wraps(line, next_line, width) is wrapped
 
