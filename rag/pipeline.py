@@ -281,7 +281,7 @@ class Pipeline:
         spans = best_spans(hits, candidates)
         reason = None
         if not candidates and (named := self.writers.named(question)):
-            reason = f"None of the closest passages is by {_join(list(dict.fromkeys(named.said)))}."
+            reason = f"None of the closest passages is by {_join(list(named.said))}."
         if s.evidence_checks == "on":
             if kind := answer_kind(asks or question):
                 # A "when" question is answered by a sentence with a date in it, however

@@ -17,6 +17,7 @@ the author's words), or the author of an attributed stretch (a reader comment).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ class Writer:
 
 @dataclass(frozen=True)
 class Named:
-    """The writers a question names, and the names as the question wrote them."""
+    """The writers a question names, and the names as the question wrote them (each once)."""
 
     writers: frozenset[Writer]
     said: tuple[str, ...]
@@ -62,7 +63,7 @@ class Named:
     def __bool__(self) -> bool:
         return bool(self.writers)
 
-    @property
+    @functools.cached_property
     def doc_ids(self) -> frozenset[str]:
         """The documents holding a named writer's words."""
         return frozenset(w.doc_id for w in self.writers)
@@ -160,6 +161,8 @@ class Writers:
         keys = sorted(self._by_key, key=len, reverse=True)
         self._pattern = (re.compile("|".join(_bounded(k) for k in keys), re.I)
                          if keys else None)
+        # One question is looked up by the retriever, the quoter and the refusal: once.
+        self.named = functools.lru_cache(maxsize=256)(self._named)
 
     def _ordinary(self, key: str) -> bool:
         """Whether the readings use `key` in lower case, as ordinary words ("price").
@@ -170,7 +173,7 @@ class Writers:
             self._seen[key] = any(pattern.search(d.text) for d in self.documents.values())
         return self._seen[key]
 
-    def named(self, question: str) -> Named:
+    def _named(self, question: str) -> Named:
         """The writers `question` names (none: `NOBODY`). Of several questions in one (a
         follow-up searched with the question before it: "What does Lih say about vlast?
         And Price?"), the last that names a writer decides.
@@ -183,15 +186,15 @@ class Writers:
         if self._pattern is None:
             return NOBODY
         for part in reversed(_QUESTIONS.split(question)):
-            if named := self._named_in(part):
+            if named := self._named_in(part, self._pattern):
                 return named
         return NOBODY
 
-    def _named_in(self, question: str) -> Named:
+    def _named_in(self, question: str, pattern: re.Pattern[str]) -> Named:
         writers: set[Writer] = set()
         said: list[str] = []
         rest = question
-        for m in self._pattern.finditer(question) if self._pattern else ():
+        for m in pattern.finditer(question):
             key = m.group(0).lower()
             if key in self._spelt and m.group(0) not in self._spelt[key]:
                 continue
@@ -207,7 +210,7 @@ class Writers:
         asked = {w.lower() for w in NAME_WORD.findall(question)}
         writers |= {Writer(d, a.author) for d in doc_ids
                     for a in self.documents[d].attributions if asks_about_role(asked, a.role)}
-        return Named(frozenset(writers), tuple(said))
+        return Named(frozenset(writers), tuple(dict.fromkeys(said)))
 
     def _words_of(self, doc_ids: frozenset[str]) -> frozenset[str]:
         if doc_ids not in self._words:
