@@ -29,7 +29,7 @@ from index.store import (
     staleness,
 )
 from rag.combiner import combiner_file, load_combiner
-from rag.evidence import answer_kind, gives, shares_no_word, unknown_names
+from rag.evidence import Demands, join_quoted, shares_no_word, unknown_names
 from rag.followup import MAX_HISTORY, resolve
 from rag.judge import Judge
 from rag.quoting import Candidate, make_citations, pick_quotes, score_candidates
@@ -46,8 +46,6 @@ MAX_QUESTION_CHARS = 2000
 # nearest sentence to quote. The API's schema states the same pattern.
 QUESTION_PATTERN = r"[^\W_]"
 _ANY_WORD = re.compile(QUESTION_PATTERN)
-# What a refusal says is missing, by `answer_kind`.
-_KIND_WORDS = {"time": "a date", "quantity": "a number", "duration": "a length of time"}
 
 
 class QuestionError(ValueError):
@@ -270,6 +268,7 @@ class Pipeline:
     def _answer(self, question: str, s: Settings, asks: str | None = None) -> Answer:
         """The answer to `question` as it stands (a follow-up already joined to its
         earlier question); `asks` says what kind of answer is wanted (`Resolution.asks`)."""
+        demands = Demands.of(question, asks) if s.evidence_checks == "on" else Demands()
         if self.judge is not None:
             # One pass of the judge both reorders the passages and picks the quotes.
             pool = self.judged_pool(question, s)
@@ -281,17 +280,16 @@ class Pipeline:
         spans = best_spans(hits, candidates)
         reason = None
         if not candidates and (named := self.writers.named(question)):
-            reason = f"None of the closest passages is by {_join(list(named.said))}."
+            reason = f"None of the closest passages is by {join_quoted(list(named.said))}."
+        if demands:
+            # "When ...?" is answered by a sentence with a date in it, however similar the
+            # others are; "What happened in July?" not by one about February.
+            candidates = [c for c in candidates if demands.met_by(c.text, c.hit.passage.text)]
+            if not candidates:
+                reason = demands.unmet()
         if s.evidence_checks == "on":
-            if kind := answer_kind(asks or question):
-                # A "when" question is answered by a sentence with a date in it, however
-                # similar the others are.
-                candidates = [c for c in candidates if gives(c.text, kind)]
-                if not candidates:
-                    what = _KIND_WORDS[kind]
-                    reason = f"None of the closest passages gives {what}."
             if names := unknown_names(question, self.vocabulary):
-                reason = f"They never mention {_join(names)}."
+                reason = f"They never mention {join_quoted(names)}."
             elif shares_no_word(question, self.vocabulary):
                 reason = "They use none of the question's words."
         chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
@@ -302,8 +300,3 @@ class Pipeline:
         citations = () if abstained else make_citations(chosen, self.documents, parts)
         return Answer(question, citations, tuple(hits), abstained, confidence, s.public(),
                       reason, spans)
-
-
-def _join(names: list[str]) -> str:
-    quoted = [f"“{n}”" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

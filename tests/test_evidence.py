@@ -1,15 +1,26 @@
-"""Evidence checks: names the readings never use, and the kind of answer a question wants."""
+"""Evidence checks: names the readings never use, the kind of answer a question wants, and
+the months it asks about."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline_helpers import tiny_pipeline
 
 from index.lexicon import words_of
-from rag.evidence import answer_kind, gives, shares_no_word, unknown_names
+from rag.evidence import (
+    Demands,
+    answer_kind,
+    asked_months,
+    gives,
+    other_months,
+    shares_no_word,
+    unknown_names,
+)
 from rag.pipeline import Pipeline, QuestionError, validate_question
+from rag.settings import Settings
 
 VOCAB = words_of(["Lenin returned to Petrograd in April. Kamenev drafted the editorial.",
                     "The Brest treaty."])
@@ -102,6 +113,42 @@ def test_gives(text: str, kind: str, expected: bool) -> None:
     assert gives(text, kind) is expected
 
 
+@pytest.mark.parametrize(("question", "months"), [
+    ("What happened in July 1917?", ("July",)),
+    ("What did the Bolsheviks do in April and June?", ("April", "June")),
+    ("What happened after July?", ()),              # a time relative to the month
+    ("What changed between February and October?", ()),
+    ("May the soviets take power?", ()),            # a first "May" is the verb
+    ("What did Lenin say in April? And in July?", ("July",)),  # the follow-up decides
+    ("What happened in July? And the soldiers?", ("July",)),   # ...when it names one
+    ("What did the soviets do?", ()),
+])
+def test_asked_months(question: str, months: tuple[str, ...]) -> None:
+    assert asked_months(question) == months
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("On 27 February 1917 the tsarist vlast collapsed.", True),
+    ("In April, June and most dramatically in July, the workers rose.", False),
+    ("The workers rose again.", False),              # no month: it may be about July
+    ("May it be so.", False),                        # a first "May" is not a month
+])
+def test_other_months(text: str, expected: bool) -> None:
+    assert other_months(text, ("July",)) is expected
+
+
+def test_demands_join_the_kind_and_the_months() -> None:
+    demands = Demands.of("When in July did the workers rise?")
+    assert demands == Demands("time", ("July",)) and demands
+    assert demands.met_by("They rose on 3 July.", "They rose on 3 July.")
+    assert not demands.met_by("They rose again.", "They rose again.")           # no date
+    assert not demands.met_by("They rose in 1917.", "In February they rose in 1917.")
+    assert not Demands.of("Why did the workers rise?")
+    assert Demands.of("What happened in July?").unmet() == (
+        "None of the closest passages is about “July”.")
+    assert demands.unmet() == "None of the closest passages gives a date."
+
+
 def test_gives_rejects_an_unknown_kind() -> None:
     with pytest.raises(ValueError):
         gives("text", "colour")
@@ -152,3 +199,32 @@ def test_checks_can_be_switched_off(pipeline: Pipeline) -> None:
     answer = off.ask("How did Krakatoa erupt compared with Vesuvius?")
     assert not answer.abstained and answer.citations
     assert answer.settings["evidence_checks"] == "off"
+
+
+def _months_pipeline(folder: Path, summer: str, **overrides: Any) -> Pipeline:
+    readings = folder / "readings"
+    readings.mkdir()
+    (readings / "spring.md").write_text(
+        "In February the workers of the capital rose and the tsar fell.\n\n"
+        "The soviets of workers met in the capital in April.\n", encoding="utf-8")
+    (readings / "summer.md").write_text(summer + "\n", encoding="utf-8")
+    settings = Settings.load(env={}, model="hash", corpus=str(readings),
+                             data_dir=str(folder / "data"), abstain_threshold=-1.0,
+                             **overrides)
+    return Pipeline.open(settings, status=lambda _: None, progress=False)
+
+
+def test_a_question_about_a_month_is_not_answered_about_another(tmp_path: Path) -> None:
+    # Only the closest passage is searched: the readings speak of July elsewhere.
+    narrow = _months_pipeline(tmp_path, "Bees swarm in July.", k=1, rerank_depth=1)
+    answer = narrow.ask("What did the workers of the capital do in July?")
+    assert answer.passages[0].passage.doc_id == "spring"
+    assert answer.abstained and not answer.citations
+    assert answer.abstain_reason == "None of the closest passages is about “July”."
+
+
+def test_a_question_about_a_month_quotes_that_month(tmp_path: Path) -> None:
+    pipeline = _months_pipeline(tmp_path, "In July the workers of the capital rose again.")
+    answer = pipeline.ask("What did the workers of the capital do in July?")
+    assert not answer.abstained
+    assert [c.doc_id for c in answer.citations] == ["summer"]
