@@ -78,21 +78,84 @@ def strip_page_markers(text: str) -> tuple[str, tuple[PageSpan, ...]]:
     return clean, _spans(shifted, len(clean))
 
 
+# A page's running header or footer: its digits masked, so "Page 3" and "Page 4" (or a
+# bare page number) are one line.
+_DIGITS = re.compile(r"\d+")
+# Lines at each edge of a page that may be a running header or footer.
+EDGE_LINES = 2
+# A line is running when it sits at a page's edge on at least this share of the pages: under
+# half, because books alternate them (the author on even pages, the title on odd ones) and
+# a first page often has none.
+RUNNING_SHARE = 0.4
+# Fewer pages than this cannot tell a running line from a chance repeat.
+MIN_PAGES_FOR_RUNNING = 3
+# The end of a sentence: a page that ends otherwise runs on to the next page.
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'’”)\]]*\s*$")
+
+
+def _mask(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.split()))
+
+
+def _edges(lines: list[str]) -> tuple[list[int], list[int]]:
+    """Indexes of the first and the last `EDGE_LINES` non-blank lines."""
+    full = [i for i, line in enumerate(lines) if line.strip()]
+    return full[:EDGE_LINES], full[-EDGE_LINES:]
+
+
+def running_lines(pages: Sequence[str]) -> frozenset[str]:
+    """The running headers and footers of a PDF's pages, digits masked (`_mask`): lines that
+    stand among the first or the last two of at least 40% of the pages (of three or more),
+    such as the journal's name or "Page 3"."""
+    if len(pages) < MIN_PAGES_FOR_RUNNING:
+        return frozenset()
+    seen: dict[str, int] = {}
+    for page in pages:
+        lines = page.split("\n")
+        head, tail = _edges(lines)
+        for key in {_mask(lines[i]) for i in head + tail}:
+            seen[key] = seen.get(key, 0) + 1
+    need = max(2, RUNNING_SHARE * len(pages))
+    return frozenset(k for k, n in seen.items() if n >= need and k)
+
+
+def _body(page: str, running: frozenset[str]) -> str:
+    """The page less its running lines at either edge (never a line between two kept)."""
+    lines = page.split("\n")
+    head, tail = _edges(lines)
+    start, end = 0, len(lines)
+    for i in head:
+        if _mask(lines[i]) not in running:
+            break
+        start = i + 1
+    for i in reversed(tail):
+        if i < start or _mask(lines[i]) not in running:
+            break
+        end = i
+    return "\n".join(lines[start:end])
+
+
 def join_pages(pages: Sequence[tuple[int | str, str]]) -> tuple[str, tuple[PageSpan, ...]]:
-    """One text from (page number, page text) pairs, blank pages dropped and the rest
-    separated by a blank line, with each page's span. A page's span ends where the next
-    page's text starts, so every offset of the text has a page."""
+    """One text from (page number, page text) pairs, with each page's span. Running headers
+    and footers (the same line at the top or bottom of most pages, page numbers too) are
+    left out, and blank pages dropped. Pages are separated by a blank line, except where a
+    page ends mid-sentence: there a line break, so that the sentence running on to the next
+    page is read whole (`index.chunking.wraps`), not as two fragments. A page's span ends
+    where the next page's text starts, so every offset of the text has a page."""
+    texts = [raw.replace("\r\n", "\n").replace("\r", "\n") for _, raw in pages]
+    running = running_lines(texts)
     text_parts: list[str] = []
     starts: list[tuple[int | str, int]] = []
     length = 0
-    for number, raw in pages:
+    for (number, _), raw in zip(pages, texts, strict=True):
         # Per page, what `normalise_text` does to the whole: the joined text is the same.
-        page = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+        page = _body(raw, running).strip()
         if not page:
             continue
         if text_parts:
-            text_parts.append("\n\n")
-            length += 2
+            gap = "\n\n" if _ENDS_SENTENCE.search(text_parts[-1]) else "\n"
+            text_parts.append(gap)
+            length += len(gap)
         starts.append((number, length))
         text_parts.append(page)
         length += len(page)

@@ -13,7 +13,7 @@ from pdf_helpers import text_pdf
 
 from corpus.document import Document, PageSpan
 from corpus.loaders import load_file
-from corpus.pages import PAGE_MARKER, join_pages, strip_page_markers
+from corpus.pages import PAGE_MARKER, join_pages, running_lines, strip_page_markers
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from ui.cli import main
@@ -203,15 +203,69 @@ def test_join_pages_keeps_each_page_s_text_in_its_span(texts: list[str]) -> None
     from corpus.loaders import normalise_text
 
     text, spans = join_pages(list(enumerate(texts, start=1)))
-    # The same text the PDF loader made before pages were recorded.
-    assert text == normalise_text("\n\n".join(t.strip() for t in texts if t.strip()))
+    running = running_lines([t.replace("\r\n", "\n").replace("\r", "\n") for t in texts])
+    assert text == normalise_text(text)
     by_number = {s.number: s for s in spans}
     for n, raw in enumerate(texts, start=1):
         page = normalise_text(raw)
-        if page:
+        if page and not running:
             span = by_number[n]
             assert text[span.start:span.start + len(page)] == page
+        if n in by_number:  # what a page keeps is its own text, in its own span
+            span = by_number[n]
+            assert normalise_text(text[span.start:span.end]) in page
     assert not spans or (spans[0].start == 0 and spans[-1].end == len(text))
+    for a, b in zip(spans, spans[1:], strict=False):
+        # A blank line between pages, or one line break where a page ends mid-sentence.
+        gap = text[a.start:b.start][len(normalise_text(text[a.start:b.start])):]
+        assert gap in ("\n", "\n\n")
+
+
+_HEADER = "Journal of Field Studies"
+_RUNNING_PAGES = [
+    [_HEADER, "Bees fan their wings to cool the hive on hot afternoons, and the", "1"],
+    [_HEADER, "workers carry water back to the comb in their crops.", "2"],
+    [_HEADER, "Glaciers carve deep valleys over many thousands of years.", "3"],
+]
+
+
+def test_running_headers_and_page_numbers_are_left_out() -> None:
+    pages = ["\n".join(p) for p in _RUNNING_PAGES]
+    assert running_lines(pages) == {_HEADER, "#"}
+    text, spans = join_pages(list(enumerate(pages, start=1)))
+    assert _HEADER not in text and not any(line.strip().isdigit() for line in text.split("\n"))
+    # Page 1 ends mid-sentence: one line break, so the sentence is read whole.
+    assert "and the\nworkers carry" in text
+    assert "comb in their crops.\n\nGlaciers" in text
+    assert [text[s.start:s.end].strip() for s in spans][2] == _RUNNING_PAGES[2][1]
+
+
+@pytest.mark.parametrize(("pages", "line"), [
+    # Too few pages to tell a running line from a chance repeat.
+    ([["Notes", "Bees fan their wings."], ["Notes", "Ants farm fungus."]], "Notes"),
+    # A line repeated away from the pages' edges is the text's own.
+    ([[f"Bee {n}.", f"Ant {n}.", "Same line.", f"Moth {n}.", f"Wasp {n}.", f"Fly {n}."]
+      for n in "abc"], "Same line."),
+])
+def test_lines_that_are_not_running_are_kept(pages: list[list[str]], line: str) -> None:
+    texts = ["\n".join(p) for p in pages]
+    assert line not in running_lines(texts)
+    text, _ = join_pages(list(enumerate(texts, start=1)))
+    assert text.count(line) == len(pages)
+
+
+def test_a_sentence_running_on_to_the_next_pdf_page_is_quoted_whole(tmp_path: Path) -> None:
+    path = tmp_path / "field.pdf"
+    path.write_bytes(_pdf(_RUNNING_PAGES))
+    settings = Settings.load(env={}, model="hash", corpus=str(tmp_path),
+                             data_dir=str(tmp_path / "data"), abstain_threshold=-1.0)
+    pipeline = Pipeline.open(settings, status=lambda _: None, progress=False)
+    answer = pipeline.ask("What do the workers carry back to the comb?")
+    quote = answer.citations[0]
+    assert " ".join(quote.quote.split()) == (
+        "Bees fan their wings to cool the hive on hot afternoons, and the workers carry "
+        "water back to the comb in their crops.")
+    assert (quote.page_start, quote.page_end) == (1, 2)
 
 
 def _answer(page_start: object, page_end: object) -> dict[str, object]:
