@@ -18,7 +18,7 @@ MIN_QUOTE_WORDS = 4
 # heading or a note ("Looking ahead: ‘All Power to the Soviets’ during the Lenin era").
 MAX_HEADING_WORDS = 15
 # Bump when the rules below change: stored unit vectors follow this order.
-UNITS_VERSION = 5
+UNITS_VERSION = 6
 
 # "As cited in Lih, 'Ironic Triumph,' p. 222." / "Ibid., p. 4" / "See Read, Lenin, p. 154":
 # a pointer to another text, not a claim of this one.
@@ -48,6 +48,12 @@ def _title_line(text: str) -> bool:
     return len(words) >= 2 and all(w[0].isupper() or w.lower() in _TITLE_SMALL for w in words)
 
 
+def bibliography_entry(text: str) -> bool:
+    """A publisher with a year ("(Sphere Books, 1967)"), in a short text or with a page."""
+    t = text.strip()
+    return bool(_PUBLISHER_YEAR.search(t) and (_PAGE_REF.search(t) or len(t.split()) < 25))
+
+
 def not_an_answer(text: str) -> bool:
     """True for a unit that can never be the answer, however similar it is to a question:
     - a question itself ("The question arises: ...?"); a question followed by its answer
@@ -68,9 +74,7 @@ def not_an_answer(text: str) -> bool:
         return True
     if text.rstrip("”\"’' )").endswith("?"):
         return True
-    if _CITATION_LEAD.match(t):
-        return True
-    if _PUBLISHER_YEAR.search(t) and (_PAGE_REF.search(t) or len(t.split()) < 25):
+    if _CITATION_LEAD.match(t) or bibliography_entry(t):
         return True
     if _PAGE_REF.search(t) and len(t.split()) < 12:
         return True
@@ -94,6 +98,20 @@ def heading_line(p: Passage, start: int, end: int) -> bool:
             and not LIST_ITEM.match(text) and len(text.split()) <= MAX_HEADING_WORDS)
 
 
+def _in_bibliography_entry(p: Passage, start: int, end: int) -> bool:
+    """Whether the unit lies within one line of the passage that is a bibliography entry:
+    one is cut into sentences at its title's "!" or "?" ("- Proudhon (Editor: McKay)
+    Property is Theft!" / "A Proudhon Anthology (AK Press, 2011)"), and the first piece
+    alone looks like a sentence. (Only the entry's shape is looked for in the whole line:
+    a paragraph that starts "See how ..." is no pointer.)"""
+    text = p.text
+    a = text.rfind("\n", 0, start - p.start) + 1
+    b = text.find("\n", end - p.start)
+    b = len(text) if b < 0 else b
+    line = text[a:b]
+    return len(line) > end - start and bibliography_entry(line)
+
+
 def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     """The quotable units of a passage: (start, end, n_sentences, text) for each sentence and
     each pair of adjacent sentences on one line, skipping units too short to be an answer
@@ -107,6 +125,8 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
                 units.append((s, nxt_e, 2))
     out = []
     for s, e, n in units:
+        if _in_bibliography_entry(p, s, e):
+            continue
         text = p.text[s - p.start:e - p.start]
         if m := _TRAILING_MARKER.search(text):
             e -= len(m.group())

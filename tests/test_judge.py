@@ -177,6 +177,23 @@ def test_a_closing_footnote_marker_is_left_out_of_the_quote() -> None:
     assert all("[3]" not in u[3] or u[2] == 2 for u in units)
 
 
+def test_no_piece_of_a_bibliography_entry_is_quoted() -> None:
+    # pysbd cuts the entry at its title's "!": the first piece alone looks like a sentence.
+    text = ("Anarchists built co-operatives and bookshops in many towns.\n\n"
+            "- Pierre-Joseph Proudhon (Editor: Iain McKay) Property is Theft! A Pierre-Joseph "
+            "Proudhon Anthology (AK Press, 2011)\n"
+            "- See how the workers rose! They built councils in every town (Verso Books, "
+            "1975) and the councils met daily, voted on strikes, elected delegates, sent "
+            "them to the capital and recalled them when they failed the workers who sent "
+            "them there.")
+    [p] = chunk_text("d", text, max_chars=10_000)
+    quoted = [u[3] for u in quote_units(p)]
+    assert quoted[0] == "Anarchists built co-operatives and bookshops in many towns."
+    assert not any("Proudhon" in q for q in quoted)
+    # A long line that names a publisher and a year is prose, not an entry.
+    assert "- See how the workers rose!" in quoted
+
+
 class ListRetriever:
     def __init__(self, hits: list[Hit]) -> None:
         self.hits = hits
