@@ -295,7 +295,10 @@ class Pipeline:
         chosen = pick_quotes(candidates, s.max_quotes, s.quote_margin)
         # The best candidate's score, also when a fuller unit containing it is quoted.
         confidence = max((c.score for c in candidates), default=0.0)
-        abstained = reason is not None or confidence < s.abstain_threshold
+        # "What did Stuart say?": any of the named writer's words answers, however little
+        # the reader sees in them; only a check's reason refuses (`rag.writers`).
+        floor = 0.0 if self.writers.asks_what_they_say(question) else s.abstain_threshold
+        abstained = reason is not None or confidence < floor
         parts = self.judge.combiner.parts if self.judge is not None else None
         citations = () if abstained else make_citations(chosen, self.documents, parts)
         return Answer(question, citations, tuple(hits), abstained, confidence, s.public(),

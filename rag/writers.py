@@ -13,6 +13,12 @@ the author's words), or the author of an attributed stretch (a reader comment).
   publisher is named in full ("Library" alone does not name "The Anarchist Library").
 - A question that also names someone the writer's reading never mentions asks beyond it
   ("mentioned both by Price and by Wetzel"), and is answered from all the readings.
+- A question about a kind of writing and no writer ("What did the commenters say?") is
+  answered from every stretch of that kind.
+- A question that asks only what the writers say ("What did Stuart argue?", "What is
+  Price's view?") is answered with their closest words, however low the reader scores
+  them: any of them answers, and the reader, trained on questions about facts, cannot
+  tell which does best.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from index.lexicon import document_words
 from index.passage import Passage
 from rag.evidence import unknown_names
 from rag.retrieval import Retriever
+from rag.terms import stopwords
 from rag.types import Hit
 
 # How deep to search for a named writer's passages: a reading that has none among the
@@ -43,6 +50,15 @@ _LEADING_THE = re.compile(r"^the\s+", re.I)
 _QUESTIONS = re.compile(r"(?<=\?)\s+")
 # Words of three letters or more: the parts of a name or a role worth matching.
 NAME_WORD = re.compile(r"[^\W\d_]{3,}")
+# Words that ask what a writer says without asking about what.
+_SAYING = frozenset("""
+say says said saying argue argues argued arguing argument arguments write writes wrote
+written think thinks thought thoughts claim claims claimed believe believes believed view
+views point points position positions opinion opinions main key central comment comments
+commented mean means meant suggest suggests suggested propose proposes proposed article
+articles essay essays text texts piece talk reading readings post posts thesis tell tells
+told make made case whole overall message idea ideas
+""".split())
 
 
 @dataclass(frozen=True)
@@ -186,9 +202,35 @@ class Writers:
         if self._pattern is None:
             return NOBODY
         for part in reversed(_QUESTIONS.split(question)):
-            if named := self._named_in(part, self._pattern):
+            if (named := self._named_in(part, self._pattern)) or (named := self._kind(part)):
                 return named
         return NOBODY
+
+    def _kind(self, question: str) -> Named:
+        """Every stretch of the kind of writing a question asks about, in all readings
+        ("What did the commenters say?"); `said` is the question's word for it."""
+        asked = {w.lower() for w in NAME_WORD.findall(question)}
+        writers = {Writer(d.id, a.author) for d in self.documents.values()
+                   for a in d.attributions if asks_about_role(asked, a.role)}
+        if not writers:
+            return NOBODY
+        roles = {a.role for d in self.documents.values() for a in d.attributions}
+        said = [w for w in NAME_WORD.findall(question) if any(
+            asks_about_role({w.lower()}, r) for r in roles)]
+        return Named(frozenset(writers), tuple(dict.fromkeys(said)))
+
+    def asks_what_they_say(self, question: str) -> bool:
+        """Whether the question names writers and asks only what they say: none of its
+        words is other than their names, the kind of writing, question words and words
+        such as "say", "argue" or "view"."""
+        named = self.named(question)
+        if not named:
+            return False
+        named_words = {w.lower() for n in named.said for w in NAME_WORD.findall(n)}
+        roles = {a.role for d in self.documents.values() for a in d.attributions}
+        return all(w in named_words or w in _SAYING or w in stopwords()
+                   or any(asks_about_role({w}, r) for r in roles)
+                   for w in (x.lower() for x in NAME_WORD.findall(question)))
 
     def _named_in(self, question: str, pattern: re.Pattern[str]) -> Named:
         writers: set[Writer] = set()

@@ -189,3 +189,35 @@ def test_a_follow_up_naming_another_writer_quotes_that_writer(tmp_path: Path) ->
     then = pipeline.ask("And Jo Reader?", history=[first.question])
     assert then.followup_of == first.question
     assert then.citations and {c.author for c in then.citations} == {"Jo Reader"}
+
+
+def test_asking_about_comments_without_a_writer_takes_in_every_comment() -> None:
+    named = Writers(DOCS).named("What did the commenters say about the councils?")
+    assert named.writers == {Writer("price", "Björn Kvidal"), Writer("lih", "Felipe Stuart C.")}
+    assert named.said == ("commenters",)
+    assert Writers(DOCS).named("What did the readers say?") is NOBODY  # not the role's word
+
+
+@pytest.mark.parametrize(("question", "open_ask"), [
+    ("What did Felipe Stuart say?", True),
+    ("What is Wayne Price's argument?", True),
+    ("What does the Red Pepper article argue?", True),
+    ("What did the commenters think?", True),
+    ("What did Kvidal say about the councils?", False),   # asks about something
+    ("What did the councils do?", False),                 # names no writer
+    ("What does Lih say about vlast? And Price?", False),  # the follow-up keeps "vlast"
+])
+def test_asks_what_they_say(question: str, open_ask: bool) -> None:
+    assert Writers(DOCS).asks_what_they_say(question) is open_ask
+
+
+def test_what_a_commenter_said_is_quoted_however_low_it_scores(tmp_path: Path) -> None:
+    # A threshold no candidate reaches: only the question that asks what the writer said,
+    # and nothing else, is answered.
+    pipeline = tiny_pipeline(tmp_path, abstain_threshold=2.0)
+    answer = pipeline.ask("What did Jo Reader say?")
+    assert not answer.abstained
+    assert answer.citations and {c.author for c in answer.citations} == {"Jo Reader"}
+    assert pipeline.ask("What did Jo Reader say about the orchard?").abstained
+    comments = pipeline.ask("What did the comments say?")
+    assert not comments.abstained and {c.author for c in comments.citations} == {"Jo Reader"}
