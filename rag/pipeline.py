@@ -29,7 +29,13 @@ from index.store import (
     staleness,
 )
 from rag.combiner import combiner_file, load_combiner
-from rag.evidence import Demands, join_quoted, shares_no_word, unknown_names
+from rag.evidence import (
+    Demands,
+    join_quoted,
+    shares_no_word,
+    unknown_names,
+    unknown_years,
+)
 from rag.followup import MAX_HISTORY, resolve
 from rag.judge import Judge
 from rag.quoting import Candidate, make_citations, pick_quotes, score_candidates
@@ -288,7 +294,8 @@ class Pipeline:
             if not candidates:
                 reason = demands.unmet()
         if s.evidence_checks == "on":
-            if names := unknown_names(question, self.vocabulary):
+            if names := (unknown_names(question, self.vocabulary)
+                         + unknown_years(question, self.vocabulary)):
                 reason = f"They never mention {join_quoted(names)}."
             elif shares_no_word(question, self.vocabulary):
                 reason = "They use none of the question's words."

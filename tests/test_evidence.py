@@ -18,6 +18,7 @@ from rag.evidence import (
     other_months,
     shares_no_word,
     unknown_names,
+    unknown_years,
 )
 from rag.pipeline import Pipeline, QuestionError, validate_question
 from rag.settings import Settings
@@ -147,6 +148,24 @@ def test_demands_join_the_kind_and_the_months() -> None:
     assert Demands.of("What happened in July?").unmet() == (
         "None of the closest passages is about “July”.")
     assert demands.unmet() == "None of the closest passages gives a date."
+
+
+def test_unknown_years() -> None:
+    vocab = words_of(["The slogan of 1917 (not 1920s, nor 1,905) was new.", "In 1905, too."])
+    assert {"1917", "1905"} <= vocab and "1920" not in vocab
+    assert unknown_years("What happened in 1917 and in 2015?", vocab) == ["2015"]
+    assert unknown_years("What happened in 1905?", vocab) == []
+    assert unknown_years("What happened in the 1930s?", vocab) == []   # a decade
+    assert unknown_years("Who wrote issue 2577?", vocab) == []         # not a year
+    # An index stored before years were kept: no year counts as unknown.
+    assert unknown_years("What happened in 2015?", words_of(["The slogan was new."])) == []
+
+
+def test_a_question_about_a_year_the_readings_never_name_is_refused(
+        pipeline: Pipeline) -> None:
+    answer = pipeline.ask("What did the high-speed trains in Japan do in 1990?")
+    assert answer.abstained and answer.abstain_reason == "They never mention “1990”."
+    assert not pipeline.ask("What did the high-speed trains in Japan do in 1964?").abstained
 
 
 def test_gives_rejects_an_unknown_kind() -> None:
