@@ -87,8 +87,9 @@ EDGE_LINES = 2
 # half, because books alternate them (the author on even pages, the title on odd ones) and
 # a first page often has none.
 RUNNING_SHARE = 0.4
-# Fewer pages than this cannot tell a running line from a chance repeat.
-MIN_PAGES_FOR_RUNNING = 3
+# One page cannot tell a running line from its own first or last line; of two pages, a
+# line must stand at the edge of both.
+MIN_PAGES_FOR_RUNNING = 2
 # The end of a sentence: a page that ends otherwise runs on to the next page.
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'’”)\]]*\s*$")
 
@@ -105,7 +106,7 @@ def _edges(lines: list[str]) -> tuple[list[int], list[int]]:
 
 def running_lines(pages: Sequence[str]) -> frozenset[str]:
     """The running headers and footers of a PDF's pages, digits masked (`_mask`): lines that
-    stand among the first or the last two of at least 40% of the pages (of three or more),
+    stand among the first or the last two of at least 40% of the pages (of two or more),
     such as the journal's name or "Page 3"."""
     if len(pages) < MIN_PAGES_FOR_RUNNING:
         return frozenset()

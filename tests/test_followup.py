@@ -163,7 +163,7 @@ def test_pipeline_answers_a_follow_up_as_the_joined_question(pipeline: Pipeline)
 def test_pipeline_checks_a_follow_up_for_the_kind_of_answer_it_asks(
         pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
-    monkeypatch.setattr("rag.pipeline.answer_kind", lambda q: asked.append(q))
+    monkeypatch.setattr("rag.evidence.answer_kind", lambda q: asked.append(q))
     first = "When do bees seal the honey?"
     pipeline.ask("By whom?", history=[first])
     pipeline.ask("And the nectar?", history=[first])

@@ -229,6 +229,12 @@ _RUNNING_PAGES = [
 ]
 
 
+def test_a_two_page_reading_loses_its_running_header_too() -> None:
+    pages = ["\n".join(p) for p in _RUNNING_PAGES[:2]]
+    text, _ = join_pages(list(enumerate(pages, start=1)))
+    assert text == "\n".join([_RUNNING_PAGES[0][1], _RUNNING_PAGES[1][1]])
+
+
 def test_running_headers_and_page_numbers_are_left_out() -> None:
     pages = ["\n".join(p) for p in _RUNNING_PAGES]
     assert running_lines(pages) == {_HEADER, "#"}
@@ -241,8 +247,11 @@ def test_running_headers_and_page_numbers_are_left_out() -> None:
 
 
 @pytest.mark.parametrize(("pages", "line"), [
-    # Too few pages to tell a running line from a chance repeat.
-    ([["Notes", "Bees fan their wings."], ["Notes", "Ants farm fungus."]], "Notes"),
+    # One page cannot tell a running line from its own first line.
+    ([["Notes", "Bees fan their wings.", "Notes"]], "Notes"),
+    # Of two pages, a line must stand at the edge of both.
+    ([["Notes", "Bees fan their wings."],
+      ["Ants farm fungus.", "More.", "Notes", "Yet more.", "End.", "Fin."]], "Notes"),
     # A line repeated away from the pages' edges is the text's own.
     ([[f"Bee {n}.", f"Ant {n}.", "Same line.", f"Moth {n}.", f"Wasp {n}.", f"Fly {n}."]
       for n in "abc"], "Same line."),
@@ -251,7 +260,7 @@ def test_lines_that_are_not_running_are_kept(pages: list[list[str]], line: str) 
     texts = ["\n".join(p) for p in pages]
     assert line not in running_lines(texts)
     text, _ = join_pages(list(enumerate(texts, start=1)))
-    assert text.count(line) == len(pages)
+    assert text.count(line) == sum(p.count(line) for p in pages)
 
 
 def test_a_sentence_running_on_to_the_next_pdf_page_is_quoted_whole(tmp_path: Path) -> None:
