@@ -140,7 +140,7 @@ def test_other_months(text: str, expected: bool) -> None:
 
 def test_demands_join_the_kind_and_the_months() -> None:
     demands = Demands.of("When in July did the workers rise?")
-    assert demands == Demands("time", ("July",)) and demands
+    assert demands == Demands("time", ("July",), counts_time=False) and demands
     assert demands.met_by("They rose on 3 July.", "They rose on 3 July.")
     assert not demands.met_by("They rose again.", "They rose again.")           # no date
     assert not demands.met_by("They rose in 1917.", "In February they rose in 1917.")
@@ -166,6 +166,27 @@ def test_a_question_about_a_year_the_readings_never_name_is_refused(
     answer = pipeline.ask("What did the high-speed trains in Japan do in 1990?")
     assert answer.abstained and answer.abstain_reason == "They never mention “1990”."
     assert not pipeline.ask("What did the high-speed trains in Japan do in 1964?").abstained
+
+
+@pytest.mark.parametrize(("text", "counts_time", "expected"), [
+    ("In March 1921, half a year after the war, the base was crushed.", False, False),
+    ("Her outlook was a peculiar one.", False, False),
+    ("The current one will fall within two weeks.", False, False),
+    ("In March 1921, half a year after the war, the base was crushed.", True, True),
+    ("Over 1,500 delegates came within two weeks.", False, True),
+    ("One delegate in three was a Bolshevik.", False, True),
+])
+def test_a_length_of_time_is_no_count_unless_time_is_counted(
+        text: str, counts_time: bool, expected: bool) -> None:
+    assert gives(text, "quantity", counts_time) is expected
+
+
+def test_a_question_counting_time_may_be_answered_by_a_length_of_time() -> None:
+    assert Demands.of("How many years did the war last?").counts_time
+    assert not Demands.of("How many Bolsheviks sat in the Soviet?").counts_time
+    delegates = Demands.of("How many delegates came?")
+    assert not delegates.met_by("It lasted half a year.", "It lasted half a year.")
+    assert delegates.met_by("Some 1,500 delegates came.", "Some 1,500 delegates came.")
 
 
 def test_gives_rejects_an_unknown_kind() -> None:
