@@ -1,15 +1,17 @@
 """Checks that the readings could answer a question at all, before similarity is trusted.
 
 A similarity threshold alone cannot refuse a question that is close to the readings' topic
-("When did Lenin die?" scores like the questions the readings do answer). Two cheap,
+("When did Lenin die?" scores like the questions the readings do answer). A few cheap,
 explainable checks catch much of that, and each gives the student a reason:
 
-- a name the question asks about that the readings never use ("Makhno");
+- a name the question asks about that the readings never use ("Makhno"), or a year they
+  never name ("2015");
 - a question none of whose words the readings use (one in another language, or on another
   subject entirely);
 - the kind of answer the question asks for (a date, a number) that no candidate quote has.
   This is the expected-answer-type step of classic factoid QA, kept to the two types that
-  can be recognised without a tagger;
+  can be recognised without a tagger (a length of time, "half a year", is no count of
+  delegates);
 - a month the question asks about ("What happened in July?") where a candidate speaks of
   other months only: it answers about another time.
 """
