@@ -59,6 +59,8 @@ commented mean means meant suggest suggests suggested propose proposes proposed 
 articles essay essays text texts piece talk reading readings post posts thesis tell tells
 told make made case whole overall message idea ideas
 """.split())
+# Question words that ask something other than what a writer says.
+_NOT_WHAT = frozenset({"who", "whom", "whose", "when", "where", "why"})
 
 
 @dataclass(frozen=True)
@@ -220,17 +222,18 @@ class Writers:
         return Named(frozenset(writers), tuple(dict.fromkeys(said)))
 
     def asks_what_they_say(self, question: str) -> bool:
-        """Whether the question names writers and asks only what they say: none of its
-        words is other than their names, the kind of writing, question words and words
-        such as "say", "argue" or "view"."""
+        """Whether the question names writers and asks only what they say: it has a word
+        such as "say", "argue" or "view", no word but those, their names, the kind of
+        writing and function words, and does not ask who, when, where or why ("Who is
+        Wayne Price?" asks about him, not for his words)."""
         named = self.named(question)
-        if not named:
+        words = [w.lower() for w in NAME_WORD.findall(question)]
+        if not named or not _SAYING.intersection(words) or _NOT_WHAT.intersection(words):
             return False
         named_words = {w.lower() for n in named.said for w in NAME_WORD.findall(n)}
         roles = {a.role for d in self.documents.values() for a in d.attributions}
         return all(w in named_words or w in _SAYING or w in stopwords()
-                   or any(asks_about_role({w}, r) for r in roles)
-                   for w in (x.lower() for x in NAME_WORD.findall(question)))
+                   or any(asks_about_role({w}, r) for r in roles) for w in words)
 
     def _named_in(self, question: str, pattern: re.Pattern[str]) -> Named:
         writers: set[Writer] = set()

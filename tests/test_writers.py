@@ -206,6 +206,9 @@ def test_asking_about_comments_without_a_writer_takes_in_every_comment() -> None
     ("What did Kvidal say about the councils?", False),   # asks about something
     ("What did the councils do?", False),                 # names no writer
     ("What does Lih say about vlast? And Price?", False),  # the follow-up keeps "vlast"
+    ("Who is Wayne Price?", False),                       # asks about him, not his words
+    ("When did Price write?", False),
+    ("What about Price?", False),                          # no word for saying
 ])
 def test_asks_what_they_say(question: str, open_ask: bool) -> None:
     assert Writers(DOCS).asks_what_they_say(question) is open_ask
