@@ -33,6 +33,21 @@ def _units(text: str) -> set[str]:
             for _, _, _, t in quote_units(p)}
 
 
+def _sampled(path: Path, sample: int, seed: int) -> list[tuple[str, dict]]:
+    """(article title, paragraph) for a seeded sample of the file's paragraphs."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    paras = [(a["title"], p) for a in data for p in a["paragraphs"]]
+    return random.Random(seed).sample(paras, min(sample, len(paras)))
+
+
+def _answer_sentences(p: dict) -> tuple[str, set[str]]:
+    """A paragraph's text, spaces collapsed, and the sentences holding its answers."""
+    text = " ".join(p["context"].split())
+    spans = sentences(text)
+    return text, {text[s:e] for qa in p["qas"] if qa.get("answers")
+                  for s, e in spans if s <= qa["answers"][0]["answer_start"] < e}
+
+
 def _pages(title: str, lines: list[str], per_page: int) -> list[tuple[int | str, str]]:
     """Lines cut into pages of `per_page`, each with a running header and a page number."""
     return [(n, "\n".join([title, *lines[i:i + per_page], str(n)]))
@@ -44,20 +59,19 @@ def measure_pages(path: Path, width: int, per_page: int, sample: int,
     """The share of answer sentences quotable whole when the sampled paragraphs of each
     article are wrapped at `width` and paged `per_page` lines a page, and how many units
     hold a running header or page number."""
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    paras = [(a["title"], p) for a in data for p in a["paragraphs"]]
-    paras = random.Random(seed).sample(paras, min(sample, len(paras)))
+    paras = _sampled(path, sample, seed)
     by_article: dict[str, list[dict]] = {}
     for title, p in paras:
         by_article.setdefault(title.replace("_", " "), []).append(p)
     wanted = found = units = noisy = pages = 0
     for title, ps in by_article.items():
-        lines, answers = [], set()
+        lines: list[str] = []
+        answers: set[str] = set()
+        texts = []
         for p in ps:
-            text = " ".join(p["context"].split())
-            spans = sentences(text)
-            answers |= {text[s:e] for qa in p["qas"] if qa.get("answers")
-                        for s, e in spans if s <= qa["answers"][0]["answer_start"] < e}
+            text, sents = _answer_sentences(p)
+            texts.append(text)
+            answers |= sents
             lines += [*textwrap.wrap(text, width), ""]
         paged = _pages(title, lines[:-1], per_page)
         pages += len(paged)
@@ -65,9 +79,8 @@ def measure_pages(path: Path, width: int, per_page: int, sample: int,
         wanted += len(answers)
         found += len(answers & got)
         units += len(got)
-        # A unit holding the header or a page number's own line.
-        noisy += sum(1 for u in got if title in u and title not in " ".join(
-            " ".join(p["context"].split()) for p in ps))
+        # A unit holding the header (where the article's own text does not).
+        noisy += sum(1 for u in got if title in u and title not in " ".join(texts))
     return {"width": width, "page_lines": per_page, "pages": pages, "paragraphs": len(paras),
             "answer_sentences": wanted, "quotable_whole": round(found / max(wanted, 1), 3),
             "units": units, "units_with_header": noisy}
@@ -75,15 +88,10 @@ def measure_pages(path: Path, width: int, per_page: int, sample: int,
 
 def measure(path: Path, width: int, sample: int, seed: int) -> dict[str, float | int]:
     """The share of answer sentences quotable whole after wrapping at `width`."""
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    paras = [p for article in data for p in article["paragraphs"]]
-    paras = random.Random(seed).sample(paras, min(sample, len(paras)))
+    paras = _sampled(path, sample, seed)
     wanted = found = 0
-    for p in paras:
-        text = " ".join(p["context"].split())
-        spans = sentences(text)
-        answers = {text[s:e] for qa in p["qas"] if qa.get("answers")
-                   for s, e in spans if s <= qa["answers"][0]["answer_start"] < e}
+    for _, p in paras:
+        text, answers = _answer_sentences(p)
         got = _units(textwrap.fill(text, width))
         wanted += len(answers)
         found += len(answers & got)

@@ -54,12 +54,10 @@ _NUMBER_WORDS = (
     "thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|"
     "million|millions|billion|half|third|thirds|quarter|percent|majority|minority")
 _QUANTITY = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
-_DURATION = re.compile(
-    r"\b(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(y|ies)|"
-    r"generations?|lifetimes?|nights?|until|till)\b", re.I)
-_DIGIT = re.compile(r"\d")
 _TIME_UNITS = (r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|"
                r"centur(?:y|ies)|generations?)")
+_DURATION = re.compile(rf"\b(?:{_TIME_UNITS}|lifetimes?|until|till)\b", re.I)
+_DIGIT = re.compile(r"\d")
 # A question that counts time ("How many years ...?") is answered by a length of time.
 _COUNTS_TIME = re.compile(rf"\b{_TIME_UNITS}\b", re.I)
 # A length of time ("half a year", "two weeks", "3 days") is no count of anything else.

@@ -274,7 +274,6 @@ class Pipeline:
     def _answer(self, question: str, s: Settings, asks: str | None = None) -> Answer:
         """The answer to `question` as it stands (a follow-up already joined to its
         earlier question); `asks` says what kind of answer is wanted (`Resolution.asks`)."""
-        demands = Demands.of(question, asks) if s.evidence_checks == "on" else Demands()
         if self.judge is not None:
             # One pass of the judge both reorders the passages and picks the quotes.
             pool = self.judged_pool(question, s)
@@ -287,13 +286,14 @@ class Pipeline:
         reason = None
         if not candidates and (named := self.writers.named(question)):
             reason = f"None of the closest passages is by {join_quoted(list(named.said))}."
-        if demands:
-            # "When ...?" is answered by a sentence with a date in it, however similar the
-            # others are; "What happened in July?" not by one about February.
-            candidates = [c for c in candidates if demands.met_by(c.text, c.hit.passage.text)]
-            if not candidates:
-                reason = demands.unmet()
         if s.evidence_checks == "on":
+            if demands := Demands.of(question, asks):
+                # "When ...?" is answered by a sentence with a date in it, however similar
+                # the others are; "What happened in July?" not by one about February.
+                candidates = [c for c in candidates
+                              if demands.met_by(c.text, c.hit.passage.text)]
+                if not candidates:
+                    reason = demands.unmet()
             if names := (unknown_names(question, self.vocabulary)
                          + unknown_years(question, self.vocabulary)):
                 reason = f"They never mention {join_quoted(names)}."

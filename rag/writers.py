@@ -179,6 +179,12 @@ class Writers:
         keys = sorted(self._by_key, key=len, reverse=True)
         self._pattern = (re.compile("|".join(_bounded(k) for k in keys), re.I)
                          if keys else None)
+        # Each kind of writing (an attribution's role) and who wrote it, gathered once: every
+        # question is checked for one ("the commenters"), and a library has many readings.
+        self._by_role: dict[str, set[Writer]] = {}
+        for doc in documents.values():
+            for a in doc.attributions:
+                self._by_role.setdefault(a.role, set()).add(Writer(doc.id, a.author))
         # One question is looked up by the retriever, the quoter and the refusal: once.
         self.named = functools.lru_cache(maxsize=256)(self._named)
 
@@ -212,14 +218,13 @@ class Writers:
         """Every stretch of the kind of writing a question asks about, in all readings
         ("What did the commenters say?"); `said` is the question's word for it."""
         asked = {w.lower() for w in NAME_WORD.findall(question)}
-        writers = {Writer(d.id, a.author) for d in self.documents.values()
-                   for a in d.attributions if asks_about_role(asked, a.role)}
-        if not writers:
+        roles = [r for r in self._by_role if asks_about_role(asked, r)]
+        if not roles:
             return NOBODY
-        roles = {a.role for d in self.documents.values() for a in d.attributions}
         said = [w for w in NAME_WORD.findall(question) if any(
             asks_about_role({w.lower()}, r) for r in roles)]
-        return Named(frozenset(writers), tuple(dict.fromkeys(said)))
+        return Named(frozenset().union(*(self._by_role[r] for r in roles)),
+                     tuple(dict.fromkeys(said)))
 
     def asks_what_they_say(self, question: str) -> bool:
         """Whether the question names writers and asks only what they say: it has a word
@@ -231,9 +236,8 @@ class Writers:
         if not named or not _SAYING.intersection(words) or _NOT_WHAT.intersection(words):
             return False
         named_words = {w.lower() for n in named.said for w in NAME_WORD.findall(n)}
-        roles = {a.role for d in self.documents.values() for a in d.attributions}
         return all(w in named_words or w in _SAYING or w in stopwords()
-                   or any(asks_about_role({w}, r) for r in roles) for w in words)
+                   or any(asks_about_role({w}, r) for r in self._by_role) for w in words)
 
     def _named_in(self, question: str, pattern: re.Pattern[str]) -> Named:
         writers: set[Writer] = set()
