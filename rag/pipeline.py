@@ -44,6 +44,7 @@ from rag.rerank import RerankingRetriever, best_per_hit, best_spans, order_hits
 from rag.retrieval import BM25Retriever, Retriever, make_retriever
 from rag.sentence_retrieval import SentenceRetriever
 from rag.settings import MAX_K, MODES, Settings
+from rag.spelling import Respeller
 from rag.types import Answer, Hit
 from rag.writers import NAME_WORD, Writers, WriterScopedRetriever, asks_about_role
 
@@ -168,6 +169,11 @@ class Pipeline:
             return self.index.words
         return document_words(self.index.documents.values())
 
+    @functools.cached_property
+    def respeller(self) -> Respeller:
+        """Reads misspelt question words as the readings' words (`rag.spelling`)."""
+        return Respeller(self.vocabulary)
+
     @property
     def documents(self) -> Mapping[str, Document]:
         """The indexed documents by id."""
@@ -212,6 +218,8 @@ class Pipeline:
             warm()
         if self.judge is not None:
             self.judge.warm_up()
+        if self.settings.respell == "on":
+            self.respeller.warm_up()
         self.base_retriever(self.settings.mode)
 
     def _unit_vectors(self, hit: Hit) -> np.ndarray:
@@ -264,12 +272,23 @@ class Pipeline:
         validate_question(question, k, mode)
         validate_history(history)
         s = self.settings.replace(k=k, mode=mode)
-        turn = resolve(question, history)
+        read, read_history = question, list(history)
+        respelled: tuple[tuple[str, str], ...] = ()
+        if s.respell == "on":
+            read, respelled = self.respeller.respell(question)
+            read_history = [self.respeller.respell(h)[0] for h in history]
+        turn = resolve(read, read_history)
         if turn.refusal is not None:
-            return Answer(question, (), (), True, 0.0, s.public(), turn.refusal)
+            return Answer(question, (), (), True, 0.0, s.public(), turn.refusal,
+                          respelled=respelled)
         answer = self._answer(turn.query, s, turn.asks)
-        # The answer keeps the student's own words; `followup_of` says how they were read.
-        return dataclasses.replace(answer, question=question, followup_of=turn.followup_of)
+        # The answer keeps the student's own words; `followup_of` and `respelled` say how
+        # they were read.
+        followup_of = turn.followup_of
+        if followup_of in read_history:  # the student's words of that earlier question
+            followup_of = history[len(read_history) - 1 - read_history[::-1].index(followup_of)]
+        return dataclasses.replace(answer, question=question, followup_of=followup_of,
+                                   respelled=respelled)
 
     def _answer(self, question: str, s: Settings, asks: str | None = None) -> Answer:
         """The answer to `question` as it stands (a follow-up already joined to its

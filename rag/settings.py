@@ -96,6 +96,9 @@ class Settings:
     # Refuse a question naming what the readings never mention, and quote only sentences
     # with a date (a number) for a "when" ("how many") question; see rag/evidence.py.
     evidence_checks: str = "on"
+    # Read a misspelt question word as the readings' word one edit from it ("Kerensy" as
+    # "Kerensky"), and say so with the answer; see rag/spelling.py.
+    respell: str = "on"
     # The reader that judges candidate quotes: "bundled" (the project's own, rag/reader_model),
     # "off" (cosine + overlap only), a folder with model.onnx, or any sentence-transformers
     # cross-encoder name or path. With a reader, abstain_threshold is a probability.
@@ -135,6 +138,8 @@ class Settings:
                                 f"{self.sentence_channel!r}")
         if self.evidence_checks not in ("on", "off"):
             raise SettingsError(f"evidence_checks must be on or off, got {self.evidence_checks!r}")
+        if self.respell not in ("on", "off"):
+            raise SettingsError(f"respell must be on or off, got {self.respell!r}")
         if not 1 <= self.rerank_depth <= MAX_K:
             raise SettingsError(f"rerank_depth must be between 1 and {MAX_K}, "
                                 f"got {self.rerank_depth}")
@@ -206,8 +211,9 @@ class Settings:
                 "max_quotes": self.max_quotes, "quote_margin": self.quote_margin,
                 "lexical_weight": self.lexical_weight, "rank_weight": self.rank_weight,
                 "abstain_threshold": self.abstain_threshold,
-                "evidence_checks": self.evidence_checks, "reader": self.reader,
-                "rerank_depth": self.rerank_depth, "reader_depth": self.reader_depth}
+                "evidence_checks": self.evidence_checks, "respell": self.respell,
+                "reader": self.reader, "rerank_depth": self.rerank_depth,
+                "reader_depth": self.reader_depth}
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored), validated."""

@@ -62,6 +62,9 @@ class Answer:
     best_spans: tuple[tuple[int, int] | None, ...] = ()
     # The earlier question this one was read as a follow-up to ("And in July?"), or None.
     followup_of: str | None = None
+    # Misspelt words of the question and the readings' words they were read as
+    # (("Kerensy", "Kerensky"),), see rag/spelling.py.
+    respelled: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> str:
@@ -101,4 +104,5 @@ class Answer:
             ],
             "settings": self.settings,
             "followup_of": self.followup_of,
+            "respelled": [{"asked": a, "read_as": r} for a, r in self.respelled],
         }

@@ -110,6 +110,13 @@ class PassageOut(BaseModel):
     best_end: int | None = None
 
 
+class Respelled(BaseModel):
+    """A misspelt word of the question and the readings' word it was read as."""
+
+    asked: str
+    read_as: str
+
+
 class AnswerOut(BaseModel):
     """The same object as `rag ask --json`."""
 
@@ -128,6 +135,10 @@ class AnswerOut(BaseModel):
     settings: dict[str, Any]
     followup_of: str | None = Field(
         None, description="the earlier question this one was read as a follow-up to")
+    respelled: list[Respelled] = Field(
+        default_factory=list,
+        description="misspelt words of the question, each read as the readings' word "
+                    "closest to it (settings.respell)")
 
 
 class DocumentSummary(BaseModel):

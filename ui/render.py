@@ -214,6 +214,16 @@ def _related(passages: Sequence[Mapping[str, Any]], documents: Mapping[str, Docu
             f'</span></h4><ul class="cr-related">{"".join(items)}</ul>')
 
 
+def _respelled(changes: Any) -> str:
+    """Says which misspelt words were read as the readings' words (rag/spelling.py), so a
+    student can see that "Kerensy" was read as "Kerensky" and ask again if it was not."""
+    if not isinstance(changes, list):
+        return ""
+    pairs = [f"“{esc(c.get('asked'))}” as “{esc(c.get('read_as'))}”"
+             for c in changes if isinstance(c, Mapping)]
+    return f'<p class="cr-respelled">Read {", ".join(pairs)}.</p>' if pairs else ""
+
+
 def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
                   uid: str = "cr", base_url: str = "",
                   citation_style: str = DEFAULT_STYLE) -> str:
@@ -224,7 +234,7 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
     after = answer.get("followup_of")
     # Says how a follow-up was read, so a student can see which earlier question it joined.
     note = (f'<p class="cr-followup">Read as a follow-up to: “{esc(after)}”</p>'
-            if isinstance(after, str) and after else "")
+            if isinstance(after, str) and after else "") + _respelled(answer.get("respelled"))
     if answer.get("abstained") or not citations:
         related = _related(answer.get("passages") or [], documents, base_url)
         why = answer.get("abstain_reason")

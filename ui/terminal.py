@@ -23,6 +23,9 @@ def render_answer(answer: Answer, documents: Mapping[str, Document], width: int 
     lines: list[str] = []
     if answer.followup_of:
         lines += [f"(Read as a follow-up to “{answer.followup_of}”.)", ""]
+    if answer.respelled:
+        read = ", ".join(f"“{a}” as “{r}”" for a, r in answer.respelled)
+        lines += [f"(Read {read}.)", ""]
     if answer.abstained:
         lines.append(answer.text)
         if answer.passages:
