@@ -77,6 +77,10 @@ def test_a_question_with_a_letter_or_digit_is_asked(question: str) -> None:
     ("How long did she stay in Russia?", "duration"),
     ("How long is the Rhine?", "duration"),
     ("How much influence did the Bolsheviks have?", None),  # a degree, not a number
+    ("How tall was Trotsky?", "quantity"),                  # a measure
+    ("How old was Lenin in 1917?", "quantity"),
+    ("How large was the Petrograd garrison?", "quantity"),
+    ("How far did the news travel?", None),                 # answered in words too
     ("Who drafted the editorial?", None),
     ("Why did the slogan matter when it was issued?", None),
 ])
@@ -179,6 +183,14 @@ def test_a_question_about_a_year_the_readings_never_name_is_refused(
 def test_a_length_of_time_is_no_count_unless_time_is_counted(
         text: str, counts_time: bool, expected: bool) -> None:
     assert gives(text, "quantity", counts_time) is expected
+
+
+def test_an_age_may_be_a_length_of_time() -> None:
+    old = Demands.of("How old was Lenin in 1917?")
+    assert old.kind == "quantity" and old.met_by("Lenin was then 47 years old.", "")
+    tall = Demands.of("How tall was Trotsky?")
+    assert tall.met_by("He stood six feet tall.", "")
+    assert not tall.met_by("Trotsky argued for soviet power for half a year.", "")
 
 
 def test_a_question_counting_time_may_be_answered_by_a_length_of_time() -> None:
