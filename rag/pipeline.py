@@ -44,6 +44,7 @@ from rag.rerank import RerankingRetriever, best_per_hit, best_spans, order_hits
 from rag.retrieval import BM25Retriever, Retriever, make_retriever
 from rag.sentence_retrieval import SentenceRetriever
 from rag.settings import MAX_K, MODES, Settings
+from rag.smalltalk import SMALL_TALK, is_small_talk
 from rag.spelling import Respeller
 from rag.types import Answer, Hit
 from rag.writers import NAME_WORD, Writers, WriterScopedRetriever, asks_about_role
@@ -272,6 +273,11 @@ class Pipeline:
         validate_question(question, k, mode)
         validate_history(history)
         s = self.settings.replace(k=k, mode=mode)
+        if is_small_talk(question):
+            # "Thanks!" asks nothing: not answered, nor read as a follow-up.
+            return Answer(question, (), (), True, 0.0, s.public(), SMALL_TALK)
+        # Nor is a "thanks" earlier in the conversation what a follow-up points back at.
+        history = [h for h in history if not is_small_talk(h)]
         read, read_history = question, list(history)
         respelled: tuple[tuple[str, str], ...] = ()
         if s.respell == "on":

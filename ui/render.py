@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from corpus.document import Document
 from rag.cite import DEFAULT_STYLE, STYLE_LABELS, copy_text
 from rag.followup import NO_HISTORY
+from rag.smalltalk import SMALL_TALK
 from rag.quotemarks import enclose
 from rag.types import ABSTAIN_TEXT
 
@@ -241,6 +242,8 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
         if why == NO_HISTORY:
             # Not a verdict on the readings: the question points at an earlier one.
             badge, text, reason = "Needs an earlier question", "", esc(why)
+        elif why == SMALL_TALK:
+            badge, text, reason = "Not a question", "", esc(why)
         else:
             badge, text = "Not in the readings", esc(ABSTAIN_TEXT)
             reason = (f' <span class="cr-reason">{esc(why)}</span>'
