@@ -17,8 +17,8 @@ from urllib.parse import quote, urlsplit
 from corpus.document import Document
 from rag.cite import DEFAULT_STYLE, STYLE_LABELS, copy_text
 from rag.followup import NO_HISTORY
-from rag.smalltalk import SMALL_TALK
 from rag.quotemarks import enclose
+from rag.smalltalk import SMALL_TALK
 from rag.types import ABSTAIN_TEXT
 
 # How much of the passage to show on each side of a quote in a source card. The full
