@@ -13,6 +13,7 @@ from ui.render import render_answer
 @pytest.mark.parametrize("message", [
     "hello", "Hi there!", "Good morning", "Thanks!", "thank you, that helps",
     "thanks a lot, bye", "ok", "Cheers, that was useful",
+    "Who are you?", "What can you do?", "Are you a bot?",   # about the assistant
 ])
 def test_greetings_thanks_and_goodbyes_are_small_talk(message: str) -> None:
     assert is_small_talk(message)
@@ -23,7 +24,8 @@ def test_greetings_thanks_and_goodbyes_are_small_talk(message: str) -> None:
     "Hello, who was Lenin?",
     "What is good?",                       # no greeting, thanks or goodbye
     "great",
-    "Who are you?",
+    "Can you help me with my essay on bees?",
+    "Why do you say that?",                # a follow-up, not about the assistant
     "How do bees make honey?",
     "",
 ])
