@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from index.passage import Passage
+from rag.followup import NO_HISTORY
 from rag.quotemarks import enclose
+from rag.smalltalk import SMALL_TALK
 
 ABSTAIN_TEXT = "The readings don't seem to answer this."
+# Refusals that are no verdict on the readings: the message was no question about them, or
+# leaned on an earlier question the conversation does not have.
+NOT_A_VERDICT = frozenset({SMALL_TALK, NO_HISTORY})
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class Answer:
     def text(self) -> str:
         """The answer as plain text: each quote followed by its marker [n]."""
         if self.abstained:
+            if self.abstain_reason in NOT_A_VERDICT:
+                return self.abstain_reason  # not about what the readings say
             return f"{ABSTAIN_TEXT} {self.abstain_reason}" if self.abstain_reason else ABSTAIN_TEXT
         return " ".join(f"{enclose(c.quote, spaced=False)} [{c.n}]" for c in self.citations)
 

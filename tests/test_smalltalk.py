@@ -43,6 +43,7 @@ def test_thanks_is_refused_with_the_reason_and_nothing_related(pipeline: Pipelin
     answer = pipeline.ask("Thanks!", history=["How do bees make honey?"])
     assert answer.abstained and answer.abstain_reason == SMALL_TALK
     assert not answer.citations and not answer.passages and answer.followup_of is None
+    assert answer.text == SMALL_TALK  # not "The readings don't seem to answer this."
     html = render_answer(answer.to_dict(), pipeline.documents)
     assert "Not a question" in html and "Not in the readings" not in html
 
