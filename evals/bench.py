@@ -53,8 +53,9 @@ from evals.evalset import DEFAULT_EVAL_SET, load_eval_set
 from evals.langchain_side import ensure_venv, run_langchain
 from evals.runner import raw_floor_ms
 from index.embedder import BUNDLED_MODEL, Embedder, bundled_model_path, make_embedder
+from index.modeltext import for_models
 from index.store import build_index, chunk_documents, load_index, staleness
-from index.units import quote_units
+from index.units import embedded_parts, quote_units
 from rag.judge import Judge
 from rag.pipeline import Pipeline, ensure_index, make_judge
 from rag.quoting import Candidate
@@ -207,10 +208,12 @@ def resolve_target(args: argparse.Namespace, settings: Settings) -> Target:
 def embedded_texts(documents: Sequence[Document], settings: Settings) -> tuple[list[str],
                                                                                list[str]]:
     """The distinct passage texts and quotable-unit texts a fresh build embeds, in the order
-    `index.store` first meets them."""
+    `index.store` first meets them (a two-sentence unit's two sentences, not the pair:
+    `index.units.pair_vector`)."""
     passages = chunk_documents(documents, settings.max_chars, settings.context_headers == "on")
     texts = list(dict.fromkeys(p.retrieval_text for p in passages))
-    units = list(dict.fromkeys(u[3] for p in passages for u in quote_units(p)))
+    units = list(dict.fromkeys(for_models(t) for p in passages for u in quote_units(p)
+                               for t in embedded_parts(p, u)))
     return texts, units
 
 

@@ -50,7 +50,7 @@ from index.lock import build_lock
 from index.modeltext import for_models
 from index.passage import Passage
 from index.table import JsonlById, JsonlRows
-from index.units import quote_units, unit_offsets
+from index.units import embedded_parts, pair_vector, quote_units, unit_offsets
 
 FORMAT_VERSION = 2
 T = TypeVar("T")
@@ -423,15 +423,27 @@ def _embed_units(passages: Sequence[Passage], embedder: Embedder, model: str,
                  units_of: Callable[[Passage], Sequence[Any]] = quote_units
                  ) -> tuple[np.ndarray, int]:
     """Vectors of every quotable unit, in passage then `quote_units` order, as float16
-    (half the disk and memory; on the default corpus, cosines moved by at most 3e-5)."""
-    texts = [for_models(u[3]) for p in passages for u in units_of(p)]
-    keys = [_text_key(model, "unit\0" + t) for t in texts]
-    todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in reuse))
+    (half the disk and memory; on the default corpus, cosines moved by at most 3e-5). Only
+    sentences are embedded: a two-sentence unit's vector is made from its sentences'
+    (`index.units.pair_vector`)."""
+    # Each unit as the texts to embed: itself, or a pair's two sentences.
+    parts = [tuple(for_models(t) for t in embedded_parts(p, u))
+             for p in passages for u in units_of(p)]
+    if not parts:
+        return np.zeros((0, 1), dtype=np.float16), 0
+
+    def key(t: str) -> str:
+        return _text_key(model, "unit\0" + t)
+
+    todo = list(dict.fromkeys(t for ts in parts for t in ts if key(t) not in reuse))
     fresh = _embed_texts(todo, embedder, "Embedding sentences", "sentence", 64, progress,
                          _keyed(keep, model, "unit\0"))
-    if not texts:
-        return np.zeros((0, 1), dtype=np.float16), 0
-    rows = [fresh[t] if t in fresh else reuse[k] for t, k in zip(texts, keys, strict=True)]
+
+    def vec(t: str) -> np.ndarray:
+        return fresh[t] if t in fresh else reuse[key(t)]
+
+    rows = [vec(ts[0]) if len(ts) == 1 else pair_vector(vec(ts[0]), vec(ts[1]), *ts)
+            for ts in parts]
     return np.stack(rows).astype(np.float16), len(todo)
 
 
