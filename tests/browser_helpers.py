@@ -123,3 +123,15 @@ def screenshot_path(name: str) -> str:
     """Where a screenshot goes (the folder is git-ignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return str(ARTIFACTS / f"{name}.png")
+
+
+@contextmanager
+def chat_page(tmp: Path) -> Iterator[Any]:
+    """One desktop page (1280×900) on the chat of a real server with the bundled readings,
+    its data dir and log under `tmp`."""
+    with running_server(tmp / "rag-data", tmp / "server.log") as url, chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(url + "/", wait_until="networkidle")
+        yield page
+        browser.close()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import chromium, running_server, screenshot_path
+from browser_helpers import chat_page, screenshot_path
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -22,14 +22,8 @@ FOLLOW_UP = "How long did she stay?"
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One desktop page on the chat of a real server (module-scoped, as the browser tests'
     Playwright sessions must be)."""
-    tmp = tmp_path_factory.mktemp("followup-browser")
-    with running_server(tmp / "rag-data", tmp / "server.log") as url, \
-            chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        pg = context.new_page()
-        pg.goto(url + "/", wait_until="networkidle")
+    with chat_page(tmp_path_factory.mktemp("followup-browser")) as pg:
         yield pg
-        browser.close()
 
 
 def _ask(page: Any, question: str) -> Any:

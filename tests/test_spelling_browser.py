@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import chromium, running_server, screenshot_path
+from browser_helpers import chat_page, screenshot_path
 from test_followup_browser import _ask
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -18,14 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    tmp = tmp_path_factory.mktemp("spelling-browser")
-    with running_server(tmp / "rag-data", tmp / "server.log") as url, \
-            chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        pg = context.new_page()
-        pg.goto(url + "/", wait_until="networkidle")
+    with chat_page(tmp_path_factory.mktemp("spelling-browser")) as pg:
         yield pg
-        browser.close()
 
 
 def test_a_misspelt_name_is_read_as_spelt_and_thanks_is_not_a_question(page: Any) -> None:
