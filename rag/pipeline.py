@@ -290,9 +290,8 @@ class Pipeline:
         answer = self._answer(turn.query, s, turn.asks)
         # The answer keeps the student's own words; `followup_of` and `respelled` say how
         # they were read.
-        followup_of = turn.followup_of
-        if followup_of in read_history:  # the student's words of that earlier question
-            followup_of = history[len(read_history) - 1 - read_history[::-1].index(followup_of)]
+        asked = dict(zip(read_history, history, strict=True))  # as read -> as the student wrote
+        followup_of = asked.get(turn.followup_of, turn.followup_of) if turn.followup_of else None
         return dataclasses.replace(answer, question=question, followup_of=followup_of,
                                    respelled=respelled)
 
