@@ -53,7 +53,6 @@ from evals.evalset import DEFAULT_EVAL_SET, load_eval_set
 from evals.langchain_side import ensure_venv, run_langchain
 from evals.runner import raw_floor_ms
 from index.embedder import BUNDLED_MODEL, Embedder, bundled_model_path, make_embedder
-from index.modeltext import for_models
 from index.store import build_index, chunk_documents, load_index, staleness
 from index.units import embedded_parts, quote_units
 from rag.judge import Judge
@@ -212,7 +211,7 @@ def embedded_texts(documents: Sequence[Document], settings: Settings) -> tuple[l
     `index.units.pair_vector`)."""
     passages = chunk_documents(documents, settings.max_chars, settings.context_headers == "on")
     texts = list(dict.fromkeys(p.retrieval_text for p in passages))
-    units = list(dict.fromkeys(for_models(t) for p in passages for u in quote_units(p)
+    units = list(dict.fromkeys(t for p in passages for u in quote_units(p)
                                for t in embedded_parts(p, u)))
     return texts, units
 

@@ -18,6 +18,7 @@ import argparse
 import json
 import random
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from index.lexicon import WORD, words_of
 from rag.pipeline import Pipeline, make_judge
 from rag.settings import Settings
 from rag.terms import stopwords
+from rag.types import Answer
 
 _KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
@@ -66,11 +68,11 @@ def misspelt(q: SquadQuestion, vocab: frozenset[str], rng: random.Random) -> str
     return q.question[:m.start()] + typo(m.group(), rng) + q.question[m.end():]
 
 
-def _hit(answer: dict, q: SquadQuestion, gold: dict[str, Spans]) -> bool:
+def _hit(answer: Answer, q: SquadQuestion, gold: dict[str, Spans]) -> bool:
     spans = gold.get(q.id, [])
-    return not answer["abstained"] and any(
-        c["doc_id"] == q.article and any(c["start"] <= s and e <= c["end"] for s, e in spans)
-        for c in answer["citations"])
+    return not answer.abstained and any(
+        c.doc_id == q.article and any(c.start <= s and e <= c.end for s, e in spans)
+        for c in answer.citations)
 
 
 def measure(path: Path, folder: Path, n: int, seed: int) -> dict[str, object]:
@@ -82,32 +84,28 @@ def measure(path: Path, folder: Path, n: int, seed: int) -> dict[str, object]:
     base, gold = squad_pipeline(qs, folder, settings.replace(reader="off"))
     pipes = {flag: Pipeline(settings.replace(respell=flag), base.index, base.embedder,
                             make_judge(settings)) for flag in ("off", "on")}
-    texts: dict[str, list[str]] = {}
-    for q in qs:
-        if q.context not in texts.setdefault(q.article, []):
-            texts[q.article].append(q.context)
-    vocab = {a: words_of(t) for a, t in texts.items()}
+    # One document per article (`squad_corpus.article_documents`): its words.
+    vocab = {d.id: words_of([d.text]) for d in base.index.documents.values()}
     rng = random.Random(seed)
     answerable = sample([q for q in qs if not q.impossible and q.id in gold], n, seed)
     unanswerable = sample([q for q in qs if q.impossible], n, seed)
     typed = [(q, t) for q in answerable if (t := misspelt(q, vocab[q.article], rng))]
-    hits: dict[str, int] = {}
+    hits: Counter[str] = Counter()
     changed_clean = 0
     for q, t in tqdm(typed, desc="Asking", unit="q", file=sys.stderr):
         for flag, pipe in pipes.items():
-            clean = pipe.ask(q.question).to_dict()
-            hits[f"clean_{flag}"] = hits.get(f"clean_{flag}", 0) + _hit(clean, q, gold)
-            hits[f"typo_{flag}"] = hits.get(f"typo_{flag}", 0) + _hit(
-                pipe.ask(t).to_dict(), q, gold)
+            clean = pipe.ask(q.question)
+            hits[f"clean_{flag}"] += _hit(clean, q, gold)
+            hits[f"typo_{flag}"] += _hit(pipe.ask(t), q, gold)
             if flag == "on":
-                changed_clean += bool(clean["respelled"])
+                changed_clean += bool(clean.respelled)
     refused = {flag: sum(pipe.ask(q.question).abstained
                          for q in tqdm(unanswerable, desc=f"Unanswerable, respell {flag}",
                                        unit="q", file=sys.stderr))
                for flag, pipe in pipes.items()}
     m = len(typed)
     return {
-        "file": path.name, "articles": len(texts), "sample_seed": seed,
+        "file": path.name, "articles": len(vocab), "sample_seed": seed,
         "answerable_with_a_typo": m,
         "answer_hit": {k: round(v / m, 4) for k, v in sorted(hits.items())},
         "clean_questions_respelled": changed_clean,

@@ -25,6 +25,11 @@ WORD = re.compile(r"[^\W\d_]+")
 YEAR = re.compile(r"(?<![\w.,])(1[5-9]\d\d|20\d\d)(?![\w])")
 
 
+def uses(vocab: frozenset[str], word: str) -> bool:
+    """True when `vocab` has `word` (lower-case), or it without a plural "s"."""
+    return word in vocab or (word.endswith("s") and word[:-1] in vocab)
+
+
 def words_of(texts: Iterable[str]) -> frozenset[str]:
     """Every word (letters only, lower-cased) and every year of the texts."""
     words: set[str] = set()

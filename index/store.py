@@ -47,7 +47,6 @@ from index.folder import (  # noqa: F401  (re-exported: the index's names)
     record_corpus_stat,
 )
 from index.lock import build_lock
-from index.modeltext import for_models
 from index.passage import Passage
 from index.table import JsonlById, JsonlRows
 from index.units import embedded_parts, pair_vector, quote_units, unit_offsets
@@ -298,8 +297,10 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
                 old_units = units_of(p)
                 vecs = old.passage_unit_vectors(row)
                 if len(vecs) == len(old_units):
+                    # A pair's vector is made again from its sentences', never looked up.
                     for u, v in zip(old_units, vecs, strict=True):
-                        reuse[_text_key(model, "unit\0" + u[3])] = v
+                        if u[2] == 1:
+                            reuse[_unit_key(model, embedded_parts(p, u)[0])] = v
         except IndexError_:
             reuse = {}
 
@@ -417,6 +418,11 @@ def _embed_texts(texts: Sequence[str], embedder: Embedder, desc: str, unit: str,
     return out
 
 
+def _unit_key(model: str, text: str) -> str:
+    """The reuse key of a unit's (or a pair's sentence's) text, as the models read it."""
+    return _text_key(model, "unit\0" + text)
+
+
 def _embed_units(passages: Sequence[Passage], embedder: Embedder, model: str,
                  reuse: dict[str, np.ndarray], progress: bool,
                  keep: Keep | None = None,
@@ -427,20 +433,16 @@ def _embed_units(passages: Sequence[Passage], embedder: Embedder, model: str,
     sentences are embedded: a two-sentence unit's vector is made from its sentences'
     (`index.units.pair_vector`)."""
     # Each unit as the texts to embed: itself, or a pair's two sentences.
-    parts = [tuple(for_models(t) for t in embedded_parts(p, u))
-             for p in passages for u in units_of(p)]
+    parts = [embedded_parts(p, u) for p in passages for u in units_of(p)]
     if not parts:
         return np.zeros((0, 1), dtype=np.float16), 0
-
-    def key(t: str) -> str:
-        return _text_key(model, "unit\0" + t)
-
-    todo = list(dict.fromkeys(t for ts in parts for t in ts if key(t) not in reuse))
+    todo = list(dict.fromkeys(t for ts in parts for t in ts
+                              if _unit_key(model, t) not in reuse))
     fresh = _embed_texts(todo, embedder, "Embedding sentences", "sentence", 64, progress,
                          _keyed(keep, model, "unit\0"))
 
     def vec(t: str) -> np.ndarray:
-        return fresh[t] if t in fresh else reuse[key(t)]
+        return fresh[t] if t in fresh else reuse[_unit_key(model, t)]
 
     rows = [vec(ts[0]) if len(ts) == 1 else pair_vector(vec(ts[0]), vec(ts[1]), *ts)
             for ts in parts]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from index.chunking import ENDS_SENTENCE, LIST_ITEM
+from index.modeltext import for_models
 from index.passage import Passage
 
 # Sentences shorter than this are headings, list stubs or signatures, not answers.
@@ -153,10 +154,10 @@ def pair_parts(p: Passage, start: int, end: int) -> tuple[str, str]:
 
 
 def embedded_parts(p: Passage, unit: tuple[int, int, int, str]) -> tuple[str, ...]:
-    """What a build embeds for a unit of `p` (as `quote_units` gives it): the unit's text, or
-    a pair's two sentences (`pair_parts`)."""
+    """What a build embeds for a unit of `p` (as `quote_units` gives it), as the models read
+    it (`for_models`): the unit's text, or a pair's two sentences (`pair_parts`)."""
     start, end, n, text = unit
-    return (text,) if n == 1 else pair_parts(p, start, end)
+    return tuple(for_models(t) for t in ((text,) if n == 1 else pair_parts(p, start, end)))
 
 
 def pair_vector(first: np.ndarray, second: np.ndarray, first_text: str,

@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from index.lexicon import WORD, YEAR
+from index.lexicon import WORD, YEAR, uses
 from rag.terms import stopwords
 
 # A word written with a capital inside the question: a name, a title, a place.
@@ -93,7 +93,7 @@ _ENUMERATOR = re.compile(r"^\W*\d{1,3}[.)](?=\s)|\[\d{1,3}\]")
 
 
 def _known(word: str, vocab: frozenset[str]) -> bool:
-    if word in vocab or (word.endswith("s") and word[:-1] in vocab):
+    if uses(vocab, word):
         return True
     return bool(difflib.get_close_matches(word, vocab, n=1, cutoff=SPELLING_CUTOFF))
 

@@ -18,12 +18,11 @@ this rule.
 
 from __future__ import annotations
 
-import re
+from index.lexicon import WORD
 
 SMALL_TALK = ("That is not a question about the readings. This assistant answers only with "
               "sentences quoted from them: ask about what they say.")
 
-_WORD = re.compile(r"[^\W\d_]+")
 # Words that make a message a greeting, thanks or goodbye.
 _COURTESY = frozenset("""
 hi hello hey hiya howdy heya yo greetings morning afternoon evening
@@ -47,7 +46,7 @@ _ADDRESSED = frozenset({"you", "your", "yourself", "u"})
 _ABOUT_ASSISTANT = frozenset("""
 who what how why where are is was do does did can could will would should may might
 help work works answer answers know name called made built real human person ai robot
-bot chatbot assistant program able even here there this that do doing for me us with
+bot chatbot assistant program able even here there this that doing for me us with
 a an the anything everything things
 """.split())
 
@@ -55,7 +54,7 @@ a an the anything everything things
 def is_small_talk(message: str) -> bool:
     """True when `message` only greets, thanks or says goodbye, or asks about the assistant
     itself (see the module docstring)."""
-    words = [w.lower() for w in _WORD.findall(message)]
+    words = [w.lower() for w in WORD.findall(message)]
     if not words:
         return False
     if any(w in _COURTESY for w in words) and all(w in _COURTESY or w in _ALONG for w in words):

@@ -30,7 +30,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 
-from index.lexicon import WORD
+from index.lexicon import WORD, uses
 from rag.terms import stopwords
 
 MIN_LETTERS = 4
@@ -70,9 +70,6 @@ class Respeller:
         """Load the English word list now, not on the first question that needs it."""
         _english()
 
-    def _known(self, word: str) -> bool:
-        return word in self._vocab or (word.endswith("s") and word[:-1] in self._vocab)
-
     def closest(self, word: str) -> str | None:
         """The readings' one closest word to `word` (lower-case) within the allowed edits,
         or None when there is none or more than one."""
@@ -98,7 +95,7 @@ class Respeller:
             asked = m.group()
             word = asked.lower()
             if (len(word) < MIN_LETTERS or asked in changes or word in stopwords()
-                    or _CONTRACTED.match(question, m.end()) or self._known(word)):
+                    or _CONTRACTED.match(question, m.end()) or uses(self._vocab, word)):
                 continue
             read = self.closest(word)
             if read is None or is_english(word):

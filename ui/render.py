@@ -215,6 +215,9 @@ def _related(passages: Sequence[Mapping[str, Any]], documents: Mapping[str, Docu
             f'</span></h4><ul class="cr-related">{"".join(items)}</ul>')
 
 
+_NO_VERDICT_BADGES = {NO_HISTORY: "Needs an earlier question", SMALL_TALK: "Not a question"}
+
+
 def _respelled(changes: Any) -> str:
     """Says which misspelt words were read as the readings' words (rag/spelling.py), so a
     student can see that "Kerensy" was read as "Kerensky" and ask again if it was not."""
@@ -239,11 +242,9 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
     if answer.get("abstained") or not citations:
         related = _related(answer.get("passages") or [], documents, base_url)
         why = answer.get("abstain_reason")
-        if why == NO_HISTORY:
-            # Not a verdict on the readings: the question points at an earlier one.
-            badge, text, reason = "Needs an earlier question", "", esc(why)
-        elif why == SMALL_TALK:
-            badge, text, reason = "Not a question", "", esc(why)
+        if why in _NO_VERDICT_BADGES:
+            # Not a verdict on the readings: no question, or one pointing at an earlier one.
+            badge, text, reason = _NO_VERDICT_BADGES[why], "", esc(why)
         else:
             badge, text = "Not in the readings", esc(ABSTAIN_TEXT)
             reason = (f' <span class="cr-reason">{esc(why)}</span>'
