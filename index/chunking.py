@@ -59,11 +59,16 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     pysbd's own char spans have been off by a few characters on some inputs, so each
     segment is found again with `str.find` from a moving cursor; the spans are exact by
     construction and never overlap.
+
+    The segmenter's processor is called directly: `Segmenter.segment` would first locate
+    every sentence itself, compiling a regex for each, which is a quarter of pysbd's time
+    (6,392 texts of the readings, SciFact and SQuAD: 95.5 s against 69.5 s, the same
+    sentences), only to be located again here.
     """
     end = len(text) if end is None else end
     spans: list[Span] = []
     cursor = start
-    for seg in _segmenter().segment(text[start:end]):
+    for seg in _segmenter().processor(text[start:end]).process():
         piece = seg.strip()
         if not piece:
             continue
