@@ -16,6 +16,11 @@ import numpy as np
 # false_abstain_rate of at most 0.05 in exchange for abstain_recall >= 0.90; fitting at 0.04
 # leaves room for the spread between cross-validation folds.
 MAX_FALSE_ABSTAIN = 0.04
+# Answers scoring at or above the confident threshold should be right this often (issue
+# 11's answer_precision target); those under it are shown as tentative.
+CONFIDENT_PRECISION = 0.85
+# Fewer answers than this above a threshold say too little about its precision.
+MIN_CONFIDENT = 10
 
 
 def fit_threshold(confidence: np.ndarray, answerable: np.ndarray,
@@ -36,43 +41,109 @@ def fit_threshold(confidence: np.ndarray, answerable: np.ndarray,
     return float((lo + hi) / 2)
 
 
+def fit_confident_threshold(confidence: np.ndarray, correct: np.ndarray, floor: float,
+                            target: float = CONFIDENT_PRECISION,
+                            min_answers: int = MIN_CONFIDENT) -> float:
+    """The lowest threshold (at least `floor`, the abstention threshold) above which the
+    answered questions were right at least `target` of the time, counting from the most
+    confident down, with at least `min_answers` of them. `correct[i]`: question i's answer
+    was right (an answered unanswerable question is wrong). Above every confidence when no
+    threshold reaches the target (or fewer than `min_answers` were answered at all): then
+    every answer is tentative.
+    """
+    keep = confidence >= floor
+    conf, ok = confidence[keep], correct[keep]
+    order = np.argsort(-conf, kind="stable")
+    conf, ok = conf[order], ok[order]
+    precision = np.cumsum(ok) / np.arange(1, len(ok) + 1)
+    best = None
+    for i in range(min_answers - 1, len(conf)):
+        # Cut only between different scores: a tie is answered alike.
+        if i + 1 < len(conf) and conf[i + 1] == conf[i]:
+            continue
+        if precision[i] >= target:
+            best = i
+    if best is None:
+        return float(conf.max()) + 1e-6 if len(conf) else float(floor)
+    below = conf[best + 1] if best + 1 < len(conf) else floor
+    return float((conf[best] + below) / 2)
+
+
+def _fold_ids(ans: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """A fold for each question, stratified: each fold gets its share of both kinds."""
+    fold_of = np.empty(len(ans), dtype=int)
+    for cls in (True, False):
+        idx = np.flatnonzero(ans == cls)
+        rng.shuffle(idx)
+        fold_of[idx] = np.arange(len(idx)) % folds
+    return fold_of
+
+
 def cross_validate(confidence: Sequence[float], answerable: Sequence[bool], folds: int = 5,
-                   repeats: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Repeated stratified k-fold: fit on k-1 folds, score abstention on the held-out fold."""
+                   repeats: int = 10, seed: int = 0,
+                   correct: Sequence[bool] | None = None) -> dict[str, Any]:
+    """Repeated stratified k-fold: fit on k-1 folds, score abstention on the held-out fold.
+    With `correct` (each question's answer was right), the confident threshold is fitted in
+    the same folds, above each fold's abstention threshold, and its held-out answers scored:
+    how often those shown as sure, and those shown as tentative, were right."""
     conf = np.asarray(confidence, dtype=float)
     ans = np.asarray(answerable, dtype=bool)
+    ok = np.asarray(correct, dtype=bool) if correct is not None else None
     rng = np.random.default_rng(seed)
-    recalls, fars, thresholds = [], [], []
+    recalls, fars, thresholds, sure_thresholds = [], [], [], []
+    sure_right = sure_n = unsure_right = unsure_n = 0
     for _ in range(repeats):
-        fold_of = np.empty(len(conf), dtype=int)
-        for cls in (True, False):  # stratify: each fold gets its share of both kinds
-            idx = np.flatnonzero(ans == cls)
-            rng.shuffle(idx)
-            fold_of[idx] = np.arange(len(idx)) % folds
+        fold_of = _fold_ids(ans, folds, rng)
         refused = np.zeros(len(conf), dtype=bool)
         for f in range(folds):
             train, test = fold_of != f, fold_of == f
             t = fit_threshold(conf[train], ans[train])
             thresholds.append(t)
             refused[test] = conf[test] < t
+            if ok is not None:
+                sure_t = fit_confident_threshold(conf[train], ok[train], t)
+                sure_thresholds.append(sure_t)
+                answered = test & (conf >= t)
+                sure = answered & (conf >= sure_t)
+                unsure = answered & ~sure
+                sure_right += int(ok[sure].sum())
+                sure_n += int(sure.sum())
+                unsure_right += int(ok[unsure].sum())
+                unsure_n += int(unsure.sum())
         recalls.append(refused[~ans].mean() if (~ans).any() else 1.0)
         fars.append(refused[ans].mean() if ans.any() else 0.0)
-    return {
+    out = {
         "folds": folds, "repeats": repeats, "seed": seed,
         "cv_abstain_recall": float(np.mean(recalls)),
         "cv_false_abstain_rate": float(np.mean(fars)),
         "fold_thresholds_median": float(np.median(thresholds)),
         "fold_thresholds_range": [float(np.min(thresholds)), float(np.max(thresholds))],
     }
+    if ok is not None:
+        out |= {
+            "cv_confident_precision": sure_right / sure_n if sure_n else 1.0,
+            "cv_tentative_precision": unsure_right / unsure_n if unsure_n else 1.0,
+            "cv_tentative_share": unsure_n / max(1, sure_n + unsure_n),
+            "fold_confident_thresholds_median": float(np.median(sure_thresholds)),
+            "fold_confident_thresholds_range": [float(np.min(sure_thresholds)),
+                                                float(np.max(sure_thresholds))],
+        }
+    return out
 
 
 def write_calibration(path: Path, threshold: float, cv: dict[str, Any],
-                      context: dict[str, Any]) -> None:
-    """Store the threshold where `Settings.load` reads it, atomically."""
+                      context: dict[str, Any], confident: float | None = None) -> None:
+    """Store the thresholds where `Settings.load` reads them, atomically."""
+    settings = {"abstain_threshold": round(threshold, 4)}
+    method = (f"highest threshold refusing <= {MAX_FALSE_ABSTAIN:.0%} of answerable "
+              "questions")
+    if confident is not None:
+        settings["confident_threshold"] = round(confident, 4)
+        method += (f"; confident_threshold: lowest above which >= {CONFIDENT_PRECISION:.0%} of "
+                   f"answers were right (at least {MIN_CONFIDENT} answers)")
     payload = {
-        "settings": {"abstain_threshold": round(threshold, 4)},
-        "method": (f"highest threshold refusing <= {MAX_FALSE_ABSTAIN:.0%} of answerable "
-                   "questions, fitted on all questions; figures are cross-validated"),
+        "settings": settings,
+        "method": method + "; fitted on all questions, figures are cross-validated",
         "cross_validation": cv,
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **context,

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 from evals.against import compare_reports, format_comparison, load_report
-from evals.calibration import cross_validate, fit_threshold, write_calibration
+from evals.calibration import (
+    cross_validate,
+    fit_confident_threshold,
+    fit_threshold,
+    write_calibration,
+)
 from evals.compare import differing_questions, significance
 from evals.evalset import DEFAULT_EVAL_SET, DEFAULT_FOLLOWUPS, load_eval_set, tags_of
 from evals.followups import format_followups, run_followups
@@ -146,10 +151,15 @@ def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
     # against the false-refusal budget (if answerable) like the lowest possible score.
     conf = [-1.0 if o.response.get("abstain_reason") else o.confidence for o in outcomes]
     ans = [o.item.answerable for o in outcomes]
-    cv = cross_validate(conf, ans)
+    # Right when answered: the answer quotes the expected sentence (an unanswerable
+    # question's answer is never right). Scored at the run's own threshold: a question
+    # refused there counts as not right, which only matters below any confident threshold.
+    correct = [o.answer_hit for o in outcomes]
+    cv = cross_validate(conf, ans, correct=correct)
     import numpy as np
 
     threshold = fit_threshold(np.asarray(conf), np.asarray(ans))
+    confident = fit_confident_threshold(np.asarray(conf), np.asarray(correct), threshold)
     out = Path(args.out) if args.out else model_variant(CALIBRATION_FILE,
                                                         pipeline.settings.model)
     write_calibration(out, threshold, cv, {
@@ -158,8 +168,12 @@ def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
         "settings_used": pipeline.settings.public(),
         "corpus_hash": pipeline.index.manifest.get("corpus_hash"),
         "command": "rag eval --calibrate",
-    })
+    }, confident)
     print(f"abstain_threshold = {threshold:.4f} (written to {out})")
     print(f"cross-validated ({cv['folds']}-fold x {cv['repeats']}): abstain_recall "
           f"{cv['cv_abstain_recall']:.3f}, false_abstain_rate {cv['cv_false_abstain_rate']:.3f}")
+    print(f"confident_threshold = {confident:.4f}; cross-validated: answers shown as sure "
+          f"right {cv['cv_confident_precision']:.3f}, tentative ones right "
+          f"{cv['cv_tentative_precision']:.3f}, {cv['cv_tentative_share']:.1%} of answers "
+          "tentative")
     return 0

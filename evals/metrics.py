@@ -69,6 +69,20 @@ def trust_metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
         # Same figure as 1 - false_abstain_rate, named for the trust view.
         "coverage": (sum(not o.abstained for o in ans) / len(ans)) if ans else 1.0,
         "aurc": aurc(risk_coverage(outcomes)),
+        **tentative_metrics(answered),
+    }
+
+
+def tentative_metrics(answered: Sequence[Outcome]) -> dict[str, float]:
+    """Answers shown as sure against those marked tentative (`Answer.tentative`): how often
+    each kind was right, and the share of answers marked tentative."""
+    sure = [o for o in answered if not o.response.get("tentative")]
+    unsure = [o for o in answered if o.response.get("tentative")]
+    return {
+        "confident_precision": (sum(o.answer_hit for o in sure) / len(sure)) if sure else 1.0,
+        "tentative_precision": ((sum(o.answer_hit for o in unsure) / len(unsure))
+                                if unsure else 1.0),
+        "tentative_share": len(unsure) / len(answered) if answered else 0.0,
     }
 
 
@@ -118,5 +132,6 @@ def by_tag(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
 
 HEADLINE = ("recall@1", "recall@5", "mrr@10", "ndcg@10", "passage_hit@1", "passage_hit@5",
             "passage_mrr@10", "answer_hit", "abstain_precision", "abstain_recall",
-            "false_abstain_rate", "answer_precision", "coverage", "aurc", "latency_ms_p50",
+            "false_abstain_rate", "answer_precision", "coverage", "aurc",
+            "confident_precision", "tentative_precision", "tentative_share", "latency_ms_p50",
             "latency_ms_p95", "floor_ms_p50", "latency_ratio_p50")

@@ -333,4 +333,5 @@ class Pipeline:
         parts = self.judge.combiner.parts if self.judge is not None else None
         citations = () if abstained else make_citations(chosen, self.documents, parts)
         return Answer(question, citations, tuple(hits), abstained, confidence, s.public(),
-                      reason, spans)
+                      reason, spans,
+                      tentative=not abstained and confidence < s.confident_threshold)

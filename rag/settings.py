@@ -93,6 +93,10 @@ class Settings:
     # Below this answer score the system abstains. The shipped value comes from
     # rag/calibration.json, which `rag eval --calibrate` fits by cross-validation.
     abstain_threshold: float = 0.45
+    # An answer scoring below this is shown as tentative ("may not answer": check the
+    # quotes in context). `rag eval --calibrate` fits it, by cross-validation too, as the
+    # lowest score above which answers were right at least 85% of the time; 0 marks none.
+    confident_threshold: float = 0.0
     # Refuse a question naming what the readings never mention, and quote only sentences
     # with a date (a number) for a "when" ("how many") question; see rag/evidence.py.
     evidence_checks: str = "on"

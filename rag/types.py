@@ -15,6 +15,9 @@ ABSTAIN_TEXT = "The readings don't seem to answer this."
 # Refusals that are no verdict on the readings: the message was no question about them, or
 # leaned on an earlier question the conversation does not have.
 NOT_A_VERDICT = frozenset({SMALL_TALK, NO_HISTORY})
+# Said with a tentative answer (`Answer.tentative`), above its quotes.
+TENTATIVE_TEXT = ("These are the closest sentences, but they may not answer the question: "
+                  "check them in context.")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class Answer:
     # Misspelt words of the question and the readings' words they were read as
     # (("Kerensy", "Kerensky"),), see rag/spelling.py.
     respelled: tuple[tuple[str, str], ...] = ()
+    # Quoted, but scoring under `Settings.confident_threshold`: answers this sure were right
+    # only about half the time on the eval set, so the student is told to check them.
+    tentative: bool = False
 
     @property
     def text(self) -> str:
@@ -92,6 +98,7 @@ class Answer:
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
             "confidence": round(self.confidence, 4),
+            "tentative": self.tentative,
             "citations": [
                 {
                     "n": c.n, "doc_id": c.doc_id, "title": c.title, "author": c.author,

@@ -21,7 +21,7 @@ from ui.server import create_app
 ALLOWED = "https://course.example.edu"
 ANSWER_KEYS = {"question", "answer", "abstained", "abstain_reason", "confidence", "citations",
                "passages",
-               "settings", "followup_of", "respelled"}
+               "settings", "followup_of", "respelled", "tentative"}
 CITATION_KEYS = {"n", "doc_id", "title", "author", "url", "date", "quote", "start", "end",
                  "score", "role", "passage_start", "passage_end", "score_parts", "page_start",
                  "page_end"}

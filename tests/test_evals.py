@@ -7,12 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evals.calibration import MAX_FALSE_ABSTAIN, cross_validate, fit_threshold
+from evals.calibration import (
+    CONFIDENT_PRECISION,
+    MAX_FALSE_ABSTAIN,
+    MIN_CONFIDENT,
+    cross_validate,
+    fit_confident_threshold,
+    fit_threshold,
+)
 from evals.evalset import EvalItem, EvalSetError, find_quote, load_eval_set, normalise
-from evals.metrics import abstention_metrics
+from evals.metrics import abstention_metrics, tentative_metrics
 from evals.runner import Outcome, answer_overlap
 
 DOCS = {"a": "The “soviet” — a council.  It met   daily.", "b": "Nothing here."}
@@ -139,3 +146,54 @@ def test_by_tag_breaks_the_metrics_down() -> None:
     table = format_tags(rows)
     assert table.splitlines()[0].split()[:2] == ["tag", "n"]
     assert "unanswerable" in table and "0.500" in table
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=0, max_size=60),
+       st.floats(0, 0.5))
+def test_answers_above_the_confident_threshold_are_right_often_enough(
+        rows: list[tuple[float, bool]], floor: float) -> None:
+    conf = np.asarray([c for c, _ in rows], dtype=float)
+    ok = np.asarray([k for _, k in rows], dtype=bool)
+    t = fit_confident_threshold(conf, ok, floor)
+    assert t >= floor
+    sure = (conf >= t) & (conf >= floor)
+    if sure.any():
+        # What the fit promises on the data it saw: enough answers, right often enough.
+        assert sure.sum() >= MIN_CONFIDENT
+        assert ok[sure].mean() >= CONFIDENT_PRECISION
+        # And it is the lowest such threshold: one more answer would break the promise
+        # (or there is none below it).
+        under = conf[(conf < t) & (conf >= floor)]
+        if len(under):
+            more = conf >= under.max()
+            assert ok[more].mean() < CONFIDENT_PRECISION or more.sum() < MIN_CONFIDENT
+
+
+def test_confident_threshold_splits_sure_answers_from_coin_flips() -> None:
+    rng = np.random.default_rng(2)
+    conf = rng.uniform(0, 1, 400)
+    # Right 95% of the time above 0.5, half the time below.
+    ok = rng.uniform(0, 1, 400) < np.where(conf > 0.5, 0.95, 0.5)
+    t = fit_confident_threshold(conf, ok, 0.05)
+    assert 0.3 < t < 0.6
+    cv = cross_validate(conf, np.ones(400, dtype=bool), correct=ok, repeats=2)
+    # Held out, the sure answers stay near the target, well above the tentative ones.
+    assert cv["cv_confident_precision"] > 0.8
+    assert cv["cv_tentative_precision"] < 0.7
+    assert 0.2 < cv["cv_tentative_share"] < 0.7
+    # Nothing reaches the target: every answer is tentative.
+    assert fit_confident_threshold(conf, np.zeros(400, dtype=bool), 0.05) > conf.max()
+
+
+def test_tentative_metrics_split_the_answers() -> None:
+    from dataclasses import replace
+
+    right, wrong = _outcome(True, False, overlap=1.0), _outcome(True, False)
+    outs = [right, right, replace(wrong, response={"tentative": False}),
+            replace(right, response={"tentative": True}),
+            replace(wrong, response={"tentative": True})]
+    m = tentative_metrics(outs)
+    assert m["confident_precision"] == pytest.approx(2 / 3)
+    assert m["tentative_precision"] == 0.5
+    assert m["tentative_share"] == 0.4

@@ -365,3 +365,31 @@ def test_a_heading_line_is_a_whole_line_that_does_not_end_a_sentence(text: str) 
                 assert s == 0 or text[s - 1] == "\n" or text[:s].strip() == ""
                 assert e == len(text) or text[e] == "\n" or text[e:].strip() == ""
                 assert not text[s:e].rstrip("”’\"')]").endswith((".", "!", "?", ":", ";"))
+
+
+def test_an_answer_under_the_confident_threshold_is_tentative(tmp_path: Path) -> None:
+    from tests.pipeline_helpers import tiny_pipeline
+    from ui.terminal import render_answer as terminal_answer
+
+    w = tuple(1.0 if f == "reader" else 0.0 for f in FEATURES)
+    combiner = Combiner(FEATURES, w, 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
+    question = "Why do bees fan their wings?"  # the best quote scores 0.65
+    for sure_at, tentative in ((0.7, True), (0.6, False), (0.0, False)):
+        pipeline = tiny_pipeline(tmp_path, abstain_threshold=0.1, evidence_checks="off",
+                                 confident_threshold=sure_at)
+        pipeline.judge = Judge(PairPreferringReader(), combiner, depth=500)
+        answer = pipeline.ask(question)
+        assert not answer.abstained and answer.citations
+        assert answer.tentative is tentative
+        assert answer.to_dict()["tentative"] is tentative
+        # The terminal says so above the quotes, as the chat does (tests/test_render.py).
+        said = terminal_answer(answer, pipeline.documents)
+        assert ("May not answer" in said) is tentative
+        if tentative:
+            assert said.index("May not answer") < said.index("Sources:")
+    # A refusal is no tentative answer.
+    pipeline = tiny_pipeline(tmp_path, abstain_threshold=0.9, confident_threshold=0.95,
+                             evidence_checks="off")
+    pipeline.judge = Judge(PairPreferringReader(), combiner, depth=500)
+    refused = pipeline.ask(question)
+    assert refused.abstained and not refused.tentative

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.document import Attribution, Document
-from rag.types import ABSTAIN_TEXT
+from rag.types import ABSTAIN_TEXT, TENTATIVE_TEXT
 from ui.reader_page import render_reader_page
 from ui.render import (
     esc,
@@ -217,3 +217,15 @@ def test_reader_page_highlights_the_span_and_escapes_everything() -> None:
     # Offsets out of range: the document without a highlight, never an error.
     for s, e in ((None, None), (-5, 3), (10, 5), (0, 10**9)):
         assert "<mark" not in render_reader_page(DOC, s, e, "x.css")
+
+
+def test_a_tentative_answer_says_it_may_not_answer_before_its_quotes() -> None:
+    quote = "Honey bees collect nectar from flowers."
+    out = render_answer({**answer(cite(1, quote)), "tentative": True}, DOCS)
+    note = out.index('class="cr-tentative"')
+    assert "May not answer" in out and html.escape(TENTATIVE_TEXT) in out
+    assert note < out.index('class="cr-quote"')
+    assert 'class="cr-tentative"' not in render_answer(answer(cite(1, quote)), DOCS)
+    # A refusal is never tentative, whatever the flag says.
+    refused = render_answer({**answer(abstained=True), "tentative": True}, DOCS)
+    assert "cr-tentative" not in refused

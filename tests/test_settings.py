@@ -42,6 +42,8 @@ def test_defaults_work_offline() -> None:
     assert Path(s.corpus) == DEFAULT_CORPUS_DIR
     assert (s.mode, s.k, s.max_chars) == ("hybrid", 5, 1000)
     assert s.abstain_threshold == _calibrated("abstain_threshold")
+    assert s.confident_threshold == _calibrated("confident_threshold")
+    assert s.abstain_threshold < s.confident_threshold < 1
 
 
 def test_each_layer_overrides_the_one_before(tmp_path: Path) -> None:

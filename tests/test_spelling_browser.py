@@ -1,6 +1,7 @@
-"""A misspelt name and a "thanks" in the real chat (Chromium, `rag serve`, the bundled
-readings): the answer says how the name was read, and the thanks is not answered.
-Screenshot in test-artifacts/."""
+"""A misspelt name, a "thanks" and a tentative answer in the real chat (Chromium, `rag
+serve`, the bundled readings and models): the answer says how the name was read, the thanks
+is not answered, and quotes the readings are less sure of come after a "May not answer"
+note while a sure answer has none. Screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 from browser_helpers import chat_page, screenshot_path
 from test_followup_browser import _ask
+
+from rag.types import TENTATIVE_TEXT
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -32,3 +35,20 @@ def test_a_misspelt_name_is_read_as_spelt_and_thanks_is_not_a_question(page: Any
     assert thanks.locator(".cr-related").count() == 0
     thanks.scroll_into_view_if_needed()
     page.screenshot(path=screenshot_path("spelling-chat"))
+
+
+def test_a_tentative_answer_says_so_and_a_sure_one_does_not(page: Any) -> None:
+    # Scored 0.64 and 0.06 by the shipped reader and combiner (confident_threshold 0.12).
+    sure = _ask(page, "Who was in the Provisional Government?")
+    assert sure.locator(".cr-quote").count() >= 1
+    assert sure.locator(".cr-tentative").count() == 0
+    unsure = _ask(page, "What does Wayne Price believe?")
+    note = unsure.locator(".cr-tentative")
+    assert note.is_visible()
+    assert note.locator(".cr-badge").inner_text() == "May not answer"
+    assert TENTATIVE_TEXT in note.inner_text()
+    quote = unsure.locator(".cr-quote").first
+    assert quote.is_visible()
+    assert note.bounding_box()["y"] < quote.bounding_box()["y"]
+    unsure.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_path("tentative-chat"))

@@ -130,6 +130,11 @@ class AnswerOut(BaseModel):
                     "settings.abstain_threshold. With reader = \"off\" a similarity score "
                     "(cosine plus word-overlap and rank bonuses, not a probability). 0 when "
                     "nothing was found. The chat does not show it.")
+    tentative: bool = Field(
+        False, description="quoted, but with a confidence under "
+                           "settings.confident_threshold: answers this sure were right only "
+                           "about half the time on the eval set. The chat says the quotes may "
+                           "not answer and asks the student to check them in context.")
     citations: list[CitationOut]
     passages: list[PassageOut]
     settings: dict[str, Any]
