@@ -138,7 +138,8 @@ def _plot(args: argparse.Namespace, by_mode: dict[str, list[Outcome]]) -> None:
         return
     for m, outs in by_mode.items():
         target = path.with_name(f"{path.stem}-{m}{path.suffix}") if len(by_mode) > 1 else path
-        plot(risk_coverage(outs), target, operating_point(outs), title=m)
+        plot(risk_coverage(outs), target, operating_point(outs), title=m,
+             sure=operating_point(outs, sure_only=True))
         _status(f"risk-coverage plot: {target}")
 
 

@@ -29,6 +29,7 @@ def build_report(pipeline: Pipeline, outcomes: Sequence[Outcome], mode: str,
         "by_tag": by_tag(outcomes),
         "risk_coverage": thin(risk_coverage(outcomes)),
         "operating_point": _point_dict(operating_point(outcomes)),
+        "sure_point": _point_dict(operating_point(outcomes, sure_only=True)),
         "per_question": [o.to_dict() for o in outcomes],
     })
     return report

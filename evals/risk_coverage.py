@@ -64,9 +64,13 @@ def aurc(points: Sequence[RiskPoint]) -> float:
     return sum(p.risk for p in points) / len(points) if points else 0.0
 
 
-def operating_point(outcomes: Sequence[Outcome]) -> tuple[float, float] | None:
-    """The run's own (coverage, risk) on the curve's axes, or None if it answered nothing."""
-    answered = [o for o in outcomes if not o.abstained]
+def operating_point(outcomes: Sequence[Outcome], sure_only: bool = False
+                    ) -> tuple[float, float] | None:
+    """The run's own (coverage, risk) on the curve's axes, or None if it answered nothing;
+    with `sure_only`, of the answers not marked tentative (`Answer.tentative`): where the
+    confident threshold sits on the curve."""
+    answered = [o for o in outcomes if not o.abstained
+                and not (sure_only and o.response.get("tentative"))]
     if not answered:
         return None
     correct = sum(is_correct(o) for o in answered)
@@ -106,8 +110,10 @@ def thin(points: Sequence[RiskPoint], max_points: int = 101) -> list[dict[str, A
 
 
 def plot(points: Sequence[RiskPoint], path: Path,
-         operating: tuple[float, float] | None = None, title: str = "") -> None:
-    """Save the curve as a PNG, with the AURC in the title and the run's operating point."""
+         operating: tuple[float, float] | None = None, title: str = "",
+         sure: tuple[float, float] | None = None) -> None:
+    """Save the curve as a PNG, with the AURC in the title, the run's operating point and
+    the point of its answers shown as sure."""
     # The object API with the Agg canvas, not pyplot: no global backend switch and no figure
     # left open in pyplot's registry when this runs inside a long-lived process.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -121,6 +127,9 @@ def plot(points: Sequence[RiskPoint], path: Path,
     if operating is not None:
         ax.plot(*operating, "o", ms=7, color="tab:red",
                 label=f"this run ({operating[0]:.2f}, {operating[1]:.2f})")
+    if sure is not None and sure != operating:
+        ax.plot(*sure, "s", ms=6, color="tab:green",
+                label=f"shown as sure ({sure[0]:.2f}, {sure[1]:.2f})")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("coverage (share of questions answered)")

@@ -136,9 +136,23 @@ def test_a_perfect_ranking_beats_any_other(pair: tuple[list[bool], list[bool]]) 
     assert best <= run(shuffled) + 1e-12
 
 
+def test_the_sure_point_counts_only_answers_not_marked_tentative() -> None:
+    from dataclasses import replace
+
+    outs = [_outcome(0.9), _outcome(0.5, hit=False), _outcome(0.2, answerable=False),
+            _outcome(0.1, abstained=True, hit=False)]
+    outs[1:3] = [replace(o, response={"tentative": True}) for o in outs[1:3]]
+    assert operating_point(outs) == pytest.approx((3 / 4, 2 / 3))
+    assert operating_point(outs, sure_only=True) == pytest.approx((1 / 4, 0.0))
+    # Nothing tentative: the same point as the run's.
+    plain = [replace(o, response={}) for o in outs]
+    assert operating_point(plain, sure_only=True) == operating_point(plain)
+
+
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     outs = [_outcome(0.9), _outcome(0.5, hit=False), _outcome(0.2, answerable=False)]
     path = tmp_path / "sub" / "rc.png"
-    plot(risk_coverage(outs), path, operating_point(outs), title="hybrid")
+    plot(risk_coverage(outs), path, operating_point(outs), title="hybrid",
+         sure=(1 / 3, 0.0))
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
