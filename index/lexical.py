@@ -46,9 +46,16 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 
 
 def build(texts: Sequence[str]) -> bm25s.BM25:
-    """An Okapi BM25 model (bm25s defaults) over `texts`, one document per text."""
+    """An Okapi BM25 model (bm25s defaults) over `texts`, one document per text.
+
+    Words are numbered in sorted order: given strings, bm25s numbers them in the order of a
+    Python set, which hash randomisation changes in every process, so two builds of the same
+    corpus wrote different files (same scores, different manifest hashes)."""
+    tokens = tokenize(texts)
+    vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
+    ids = [[vocab[t] for t in doc] for doc in tokens]
     model = bm25s.BM25()
-    model.index(tokenize(texts), show_progress=False)
+    model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
     return model
 
 

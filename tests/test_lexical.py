@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from corpus.collection import load_corpus
@@ -108,3 +108,51 @@ def test_top_rows_are_the_best_scores_with_ties_in_row_order(scores: list[float]
                                                              k: int) -> None:
     expected = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
     assert top_rows(np.array(scores), k).tolist() == expected
+
+
+_SAVE_ONE = """
+import sys
+from pathlib import Path
+from index import lexical
+lexical.save(lexical.build(["honey bees make wax", "lava and volcanoes", "bees and lava",
+                            "wax cells of the hive"]), Path(sys.argv[1]))
+"""
+
+
+def test_the_same_texts_make_the_same_files_whatever_the_hash_seed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    folders = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / seed
+        out.mkdir()
+        subprocess.run([sys.executable, "-c", _SAVE_ONE, str(out)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed},
+                       cwd=Path(__file__).resolve().parents[1])
+        folders.append(out)
+    files = sorted(p.name for p in folders[0].iterdir())
+    assert files
+    for other in folders[1:]:
+        assert sorted(p.name for p in other.iterdir()) == files
+        for name in files:
+            assert (other / name).read_bytes() == (folders[0] / name).read_bytes(), name
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefgh ", min_size=1, max_size=30), min_size=1,
+                max_size=6), st.text(alphabet="abcdefgh ", min_size=1, max_size=20))
+def test_sorted_word_numbers_score_as_bm25s_own(texts: list[str], query: str) -> None:
+    import bm25s
+
+    # bm25s cannot index a corpus without one word, numbered either way.
+    assume(any(lexical.tokenize(texts)))
+    theirs = bm25s.BM25()
+    theirs.index(lexical.tokenize(texts), show_progress=False)
+    ours = lexical.build(texts)
+    words = [t for t in ours.vocab_dict if t]
+    assert words == sorted(words)
+    q = [t for t in lexical.tokenize([query])[0] if t in ours.vocab_dict]
+    if q:
+        assert np.allclose(ours.get_scores(q), theirs.get_scores(q))
