@@ -15,7 +15,9 @@ ABSTAIN_TEXT = "The readings don't seem to answer this."
 # Refusals that are no verdict on the readings: the message was no question about them, or
 # leaned on an earlier question the conversation does not have.
 NOT_A_VERDICT = frozenset({SMALL_TALK, NO_HISTORY})
-# Said with a tentative answer (`Answer.tentative`), above its quotes.
+# Said with a tentative answer (`Answer.tentative`), above its quotes: the chat's badge
+# and the note after it (the terminal prints both on one line).
+TENTATIVE_BADGE = "May not answer"
 TENTATIVE_TEXT = ("These are the closest sentences, but they may not answer the question: "
                   "check them in context.")
 

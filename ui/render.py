@@ -19,7 +19,7 @@ from rag.cite import DEFAULT_STYLE, STYLE_LABELS, copy_text
 from rag.followup import NO_HISTORY
 from rag.quotemarks import enclose
 from rag.smalltalk import SMALL_TALK
-from rag.types import ABSTAIN_TEXT, TENTATIVE_TEXT
+from rag.types import ABSTAIN_TEXT, TENTATIVE_BADGE, TENTATIVE_TEXT
 
 # How much of the passage to show on each side of a quote in a source card. The full
 # passage can be 700 characters; a sentence or two either side is enough to judge the
@@ -254,7 +254,7 @@ def render_answer(answer: Mapping[str, Any], documents: Mapping[str, Document],
                 f'{text}{reason}</p>{note}{related}</section>')
     if answer.get("tentative"):
         # Quoted, but as sure as answers that were right about half the time: say so first.
-        note += (f'<p class="cr-tentative"><span class="cr-badge">May not answer</span> '
+        note += (f'<p class="cr-tentative"><span class="cr-badge">{TENTATIVE_BADGE}</span> '
                  f'{esc(TENTATIVE_TEXT)}</p>')
     quotes = []
     cards = []

@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Mapping
 
 from corpus.document import Document
-from rag.types import TENTATIVE_TEXT, Answer
+from rag.types import TENTATIVE_BADGE, TENTATIVE_TEXT, Answer
 from ui.render import pages_label
 
 
@@ -36,7 +36,7 @@ def render_answer(answer: Answer, documents: Mapping[str, Document], width: int 
                 lines.append(f"  - {doc.title} [{h.passage.start}:{h.passage.end}]: {snippet}")
         return "\n".join(lines)
     if answer.tentative:
-        lines += textwrap.wrap(f"(May not answer: {TENTATIVE_TEXT})", width) + [""]
+        lines += textwrap.wrap(f"({TENTATIVE_BADGE}: {TENTATIVE_TEXT})", width) + [""]
     lines += textwrap.wrap(answer.text, width) + ["", "Sources:"]
     for c in answer.citations:
         doc = documents[c.doc_id]
