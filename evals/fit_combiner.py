@@ -28,7 +28,14 @@ import numpy as np
 from tqdm import tqdm
 
 from evals.reader_data import SquadQuestion, file_sha256, load_squad, split_articles
-from evals.squad_corpus import Spans, read_candidates, sample, squad_pipeline, unit_label
+from evals.squad_corpus import (
+    Spans,
+    holds_answer,
+    read_candidates,
+    sample,
+    squad_pipeline,
+    unit_label,
+)
 from evals.train_reader import DEFAULT_BENCHMARKS
 from index.embedder import BUNDLED_MODEL
 from rag.combiner import COMBINER_FILE, FEATURES, Combiner, feature_rows
@@ -44,7 +51,7 @@ def passage_rank(pool: Sequence[Any], doc_id: str, spans: Spans) -> int | None:
     """1-based rank of the first retrieved passage holding a gold answer sentence."""
     for i, h in enumerate(pool, 1):
         p = h.passage
-        if p.doc_id == doc_id and any(p.start <= s and e <= p.end for s, e in spans):
+        if p.doc_id == doc_id and holds_answer(p.start, p.end, spans):
             return i
     return None
 

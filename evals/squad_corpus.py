@@ -65,10 +65,14 @@ def squad_pipeline(questions: Sequence[SquadQuestion], folder: Path,
     return Pipeline(settings, load_index(folder), embedder), gold
 
 
+def holds_answer(start: int, end: int, spans: Spans) -> bool:
+    """Whether the span [start, end) holds a whole gold answer sentence."""
+    return any(start <= s and e <= end for s, e in spans)
+
+
 def unit_label(c: Candidate, doc_id: str, spans: Spans) -> int:
     """1 when the unit holds a whole answer sentence of this question."""
-    return int(c.hit.passage.doc_id == doc_id and any(
-        c.start <= s and e <= c.end for s, e in spans))
+    return int(c.hit.passage.doc_id == doc_id and holds_answer(c.start, c.end, spans))
 
 
 def read_candidates(pipeline: Pipeline, question: str) -> tuple[list[Any], list[Candidate]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from evals.reader_data import SquadQuestion, load_squad, split_articles
-from evals.squad_corpus import Spans, sample, squad_pipeline
+from evals.squad_corpus import Spans, holds_answer, sample, squad_pipeline
 from index.lexicon import WORD, words_of
 from rag.pipeline import Pipeline, make_judge
 from rag.settings import Settings
@@ -71,7 +71,7 @@ def misspelt(q: SquadQuestion, vocab: frozenset[str], rng: random.Random) -> str
 def _hit(answer: Answer, q: SquadQuestion, gold: dict[str, Spans]) -> bool:
     spans = gold.get(q.id, [])
     return not answer.abstained and any(
-        c.doc_id == q.article and any(c.start <= s and e <= c.end for s, e in spans)
+        c.doc_id == q.article and holds_answer(c.start, c.end, spans)
         for c in answer.citations)
 
 
