@@ -100,7 +100,8 @@ def _split_after_quoted_stops(text: str, span: Span) -> list[Span]:
 # A line that ends a sentence (or a clause: "...; " and a lead-in's colon).
 ENDS_SENTENCE = re.compile(r"[.!?:;][”’\"')\]]*\s*$")
 # A list item's marker: a bullet or dash, "1." / "2)" / "(3)", "a)".
-LIST_ITEM = re.compile(r"\s*(?:[•◦▪●*+\-–—]|\d{1,3}[.)]|\(\d{1,3}\)|[a-zA-Z]\))\s")
+LIST_MARKER = r"(?:[•◦▪●*+\-–—]|\d{1,3}[.)]|\(\d{1,3}\)|[a-zA-Z]\))"
+LIST_ITEM = re.compile(r"\s*" + LIST_MARKER + r"\s")
 # A line ending in a comma, a hyphen or a word that cannot end a sentence runs on.
 _RUNS_ON = re.compile(r"(?:[,\-–—]|\b(?:a|an|the|of|to|in|on|at|by|for|from|with|and|or|but|"
                       r"nor|that|which|who|whose|as|than|is|are|was|were|be|been|its|their|his|"

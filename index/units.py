@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import ENDS_SENTENCE, LIST_ITEM
+from index.chunking import ENDS_SENTENCE, LIST_ITEM, LIST_MARKER
 from index.modeltext import for_models
 from index.passage import Passage
 
@@ -22,7 +22,7 @@ MIN_QUOTE_WORDS = 4
 # heading or a note ("Looking ahead: ‘All Power to the Soviets’ during the Lenin era").
 MAX_HEADING_WORDS = 15
 # Bump when the rules below change: stored unit vectors follow this order.
-UNITS_VERSION = 6
+UNITS_VERSION = 7
 
 # "As cited in Lih, 'Ironic Triumph,' p. 222." / "Ibid., p. 4" / "See Read, Lenin, p. 154":
 # a pointer to another text, not a claim of this one.
@@ -35,6 +35,9 @@ _PUBLISHER_YEAR = re.compile(r"\((?:[^()]*\b(?:Press|Books|Publishers|Verlag|Rou
                              r"\b(?:Press|Books|Publishers|Verlag|Routledge)\b[^()]*)\)")
 # A footnote marker closing a sentence ("... the old one” (2).[3]") is not part of the quote.
 _TRAILING_MARKER = re.compile(r"\s*\[\d+\]$")
+# A list number or bullet opening a line ("3. The Provisional Government was formed ...")
+# numbers the item; it is not part of what the item says, so a quote starts after it.
+_LEADING_MARKER = re.compile(LIST_MARKER + r"[ \t]+")
 # Words of a title that are not capitalised: "The Theory and Practice of Mikhail Bakunin".
 _TITLE_SMALL = frozenset({"a", "an", "the", "and", "or", "of", "in", "on", "to", "for", "by",
                           "at", "from", "with", "as", "vs", "de", "la", "le", "von", "van",
@@ -116,10 +119,20 @@ def _in_bibliography_entry(p: Passage, start: int, end: int) -> bool:
     return len(line) > end - start and bibliography_entry(line)
 
 
+def _marker_length(p: Passage, start: int) -> int:
+    """Length of the list number or bullet opening a line at `start`, with its spaces; 0 when
+    the text at `start` opens no line or has none."""
+    if start != p.start and p.text[start - p.start - 1] != "\n":
+        return 0
+    m = _LEADING_MARKER.match(p.text, start - p.start)
+    return len(m.group()) if m else 0
+
+
 def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
     """The quotable units of a passage: (start, end, n_sentences, text) for each sentence and
     each pair of adjacent sentences on one line, skipping units too short to be an answer
-    and units that cannot be one (`not_an_answer`)."""
+    and units that cannot be one (`not_an_answer`). A unit opening a line starts after the
+    line's list number or bullet, if any."""
     units = []
     for i, (s, e) in enumerate(p.sentences):
         units.append((s, e, 1))
@@ -137,7 +150,9 @@ def quote_units(p: Passage) -> list[tuple[int, int, int, str]]:
             text = text[:m.start()]
         if (len(text.split()) >= MIN_QUOTE_WORDS and not not_an_answer(text)
                 and not heading_line(p, s, e)):
-            out.append((s, e, n, text))
+            # Judged with its marker, as a whole line ("- See how ..." is no pointer).
+            cut = _marker_length(p, s)
+            out.append((s + cut, e, n, text[cut:]))
     return out
 
 
@@ -146,7 +161,8 @@ def pair_parts(p: Passage, start: int, end: int) -> tuple[str, str]:
     unit of its own would read (a note marker closing the first is left out). A build embeds
     these, not the pair: the pair's vector is made from theirs (`pair_vector`)."""
     (s1, e1), (s2, e2) = next((a, b) for a, b in pairwise(p.sentences)
-                              if a[0] == start)
+                              if a[0] <= start < a[1])
+    s1 = start
     first = p.text[s1 - p.start:e1 - p.start]
     if m := _TRAILING_MARKER.search(first):
         first = first[:m.start()]

@@ -22,8 +22,11 @@ from rag.settings import fitted_file
 COMBINER_FILE = Path(__file__).resolve().parent / "combiner.json"
 FEATURES = ("cosine", "reader", "overlap", "rank_prior", "pair", "type_asked", "type_given")
 
-_PERSON_Q = re.compile(r"^\W*(who|whom|whose)\b|\bwhich (person|man|woman|leader)\b", re.I)
-_PLACE_Q = re.compile(r"^\W*where\b|\b(what|which) (city|country|place|town|region)\b", re.I)
+# Plurals too: "Which countries had dual power?" asks for places as much as "Which country".
+_PERSON_Q = re.compile(r"^\W*(who|whom|whose)\b|\bwhich (persons?|people|m[ae]n|wom[ae]n|"
+                       r"leaders?)\b", re.I)
+_PLACE_Q = re.compile(r"^\W*where\b|\b(what|which) (cit(y|ies)|countr(y|ies)|places?|towns?|"
+                      r"regions?)\b", re.I)
 # A capitalised word after the first: a name or a place, at this grain.
 _NAME = re.compile(r"(?<=\s)[“‘\"(]*[A-Z][a-z]+")
 

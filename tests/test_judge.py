@@ -125,6 +125,11 @@ def test_a_model_without_its_own_combiner_gets_the_bundled_models(
     ("Who wrote the April Theses?", "person"),
     ("Where did the soviets meet?", "place"),
     ("What is dual power?", None),
+    # Plurals ask for the same kind.
+    ("Which countries had dual power situations?", "place"),
+    ("What cities had soviets?", "place"),
+    ("Which leaders opposed the slogan?", "person"),
+    ("Which people led the councils?", "person"),
 ])
 def test_question_types(question: str, kind: str | None) -> None:
     assert question_type(question) == kind
@@ -190,8 +195,24 @@ def test_no_piece_of_a_bibliography_entry_is_quoted() -> None:
     quoted = [u[3] for u in quote_units(p)]
     assert quoted[0] == "Anarchists built co-operatives and bookshops in many towns."
     assert not any("Proudhon" in q for q in quoted)
-    # A long line that names a publisher and a year is prose, not an entry.
-    assert "- See how the workers rose!" in quoted
+    # A long line that names a publisher and a year is prose, not an entry (quoted without
+    # its bullet).
+    assert "See how the workers rose!" in quoted
+
+
+def test_a_list_number_is_left_out_of_the_quote() -> None:
+    text = ("The Soviet and the government were formed in the same week.\n"
+            "3. The Provisional Government was formed by liberal elite politicians. It "
+            "claimed legitimacy from continuity.\n"
+            "4) Order Number One gave the Soviet control over the army.")
+    [p] = chunk_text("d", text, max_chars=10_000)
+    units = quote_units(p)
+    quoted = [u[3] for u in units]
+    assert "The Provisional Government was formed by liberal elite politicians." in quoted
+    assert ("The Provisional Government was formed by liberal elite politicians. It claimed "
+            "legitimacy from continuity.") in quoted
+    assert "Order Number One gave the Soviet control over the army." in quoted
+    assert all(text[s:e] == t for s, e, _, t in units)
 
 
 class ListRetriever:
@@ -352,7 +373,8 @@ def test_a_short_line_of_its_own_without_a_sentence_end_is_never_quoted(
     [p] = chunk_text("d", text, max_chars=10_000)
     start = text.index(line)
     assert heading_line(p, start, start + len(line)) is heading
-    assert (line not in {t for _, _, _, t in quote_units(p)}) is heading
+    # A list item is quoted without its bullet.
+    assert (line.removeprefix("• ") not in {t for _, _, _, t in quote_units(p)}) is heading
 
 
 @settings(max_examples=150, deadline=None)

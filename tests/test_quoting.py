@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.document import Attribution, Document
-from index.chunking import chunk_text
+from index.chunking import LIST_MARKER, chunk_text
 from index.embedder import HashingEmbedder
 from index.passage import Passage
 from index.units import quote_units
@@ -109,7 +111,10 @@ _words = st.sampled_from(["power", "soviet", "Lenin", "said", "this", "analogy",
                           "council", "workers", "It"])
 _sentence = st.builds(lambda ws, end: " ".join(ws) + end,
                       st.lists(_words, min_size=1, max_size=8), st.sampled_from([".", ":", "?"]))
-_paragraph = st.lists(_sentence, min_size=1, max_size=4).map(" ".join)
+# Some paragraphs are list items: a quote starts after the item's number or bullet.
+_paragraph = st.builds(lambda mark, ss: mark + " ".join(ss),
+                       st.sampled_from(["", "", "3. ", "- ", "(2) ", "b) "]),
+                       st.lists(_sentence, min_size=1, max_size=4))
 _text = st.lists(_paragraph, min_size=1, max_size=4).map("\n\n".join)
 
 
@@ -119,6 +124,7 @@ def test_units_and_lead_ins_are_exact_slices_within_the_passage(text: str) -> No
     for p in chunk_text("d", text, max_chars=120):
         for s, e, n, unit in quote_units(p):
             assert text[s:e] == unit
+            assert not re.match(LIST_MARKER + r"\s", unit)
             s2, e2, n2 = complete_lead_in(p, s, e, n)
             assert p.start <= s2 == s < e <= e2 <= p.end
             assert n2 in (n, n + 1)
