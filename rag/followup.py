@@ -63,6 +63,8 @@ according view idea point
 """.split())
 # A word that asks something: a follow-up with one says itself what kind of answer it wants.
 _ASKING = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
+# A number of two digits or more: a year or a count the question is about.
+_NUMBER = re.compile(r"\b\d{2,}\b")
 # Content words needed for a question to stand alone without a name.
 ENOUGH_CONTENT = 3
 # A question this short with no content word leans ("Why?", "How so?", "Who else?").
@@ -107,10 +109,11 @@ def _has_name(words: Sequence[str]) -> bool:
 
 
 def stands_alone(question: str) -> bool:
-    """True when the question names something or has enough words of its own to be
-    searched as it is."""
+    """True when the question names something (a year counts: "What happened in 1917?"
+    says when as "in July" does) or has enough words of its own to be searched as it is."""
     words = _words(question)
-    return _has_name(words) or len(_content(words)) >= ENOUGH_CONTENT
+    return (_has_name(words) or bool(_NUMBER.search(question))
+            or len(_content(words)) >= ENOUGH_CONTENT)
 
 
 def _refers_back(words: Sequence[str]) -> str | None:

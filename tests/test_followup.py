@@ -41,6 +41,7 @@ FOLLOW_UPS = [
     "Was it premature?",
     "By whom?",
     "And Kamenev?",
+    "And in 1917?",
 ]
 STAND_ALONE = [
     "What did Lenin mean by dual power?",
@@ -54,6 +55,9 @@ STAND_ALONE = [
     "Who argued that the soviets were the highest form of democratism?",
     "How do bees make honey?",
     "dvoevlastie",
+    # A year says when, as a month's name does.
+    "What happened in 1917?",
+    "Who won in 1905?",
 ]
 
 
