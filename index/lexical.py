@@ -53,6 +53,10 @@ def build(texts: Sequence[str]) -> bm25s.BM25:
     corpus wrote different files (same scores, different manifest hashes)."""
     tokens = tokenize(texts)
     vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
+    if not vocab:
+        # bm25s fails on this with "max() arg is an empty sequence": say what is wrong.
+        raise ValueError("the readings have no words to search, only numbers, punctuation "
+                         "or words as common as 'the' (is it a scan without a text layer?)")
     ids = [[vocab[t] for t in doc] for doc in tokens]
     model = bm25s.BM25()
     model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)

@@ -277,6 +277,9 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
                   embedder: Embedder, model: str, index_settings: dict[str, Any],
                   settings: dict[str, Any] | None, progress: bool, t0: float,
                   corpus_stat: str | None = None, old: Index | None = None) -> BuildReport:
+    # Tokenising and scoring the corpus for BM25 is done here once, not on every start;
+    # and first, so that readings with no words to search fail before any embedding.
+    bm25 = lexical.build([p.retrieval_text for p in passages])
     # Vectors are keyed by (model, passage text): a document whose text did not change
     # yields the same passages and so the same keys, and is not embedded again.
     reuse: dict[str, np.ndarray] = {}
@@ -353,8 +356,6 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
     unit_index = None if unit_spec.kind == "flat" else ann.build(units, unit_spec)
     if corpus_stat:
         manifest[CORPUS_STAT] = corpus_stat
-    # Tokenising and scoring the corpus for BM25 is done here once, not on every start.
-    bm25 = lexical.build([p.retrieval_text for p in passages])
     # Where each passage's units start: finding them again means running the unit rules
     # over every passage on every start (1.3 s of a 3 s start at 10k passages).
     unit_rows = np.asarray(unit_offsets(passages, units_of), dtype=np.int64)
