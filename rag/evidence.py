@@ -89,7 +89,10 @@ _QUESTION_END = re.compile(r"(?<=[?])\s+")
 # quote, and a bracketed note marker ("[3]") anywhere: they number the text, they are not
 # a date or a count it gives, and without this "What share of the vote did they win?"
 # could be answered by the second item of a list.
-_ENUMERATOR = re.compile(r"^\W*\d{1,3}[.)](?=\s)|\[\d{1,3}\]")
+_ENUMERATOR = re.compile(r"^\W*\d{1,3}[.)](?=\s)|\[\d{1,3}\]"
+                         # Nor are a cited page ("p. 222", "pp. 10-12") and a bracketed
+                         # page reference closing a quotation ("... settling” (10, 19)).
+                         r"|\bpp?\.\s*\d[\d\s,–-]*|(?<=[”\"’'])\s*\(\d{1,4}(?:\s*[,–-]\s*\d{1,4})*\)")
 
 
 def _known(word: str, vocab: frozenset[str]) -> bool:

@@ -104,6 +104,12 @@ def test_answer_kind(question: str, kind: str | None) -> None:
     ("2. It won 24 percent of the vote.", "quantity", True),
     ("3. It met in March.", "time", True),
     ("2.5 million workers struck.", "quantity", True),
+    # Nor is a cited page, or a page reference closing a quotation.
+    ("Every town has its council, which settles every question” (10, 19).", "quantity", False),
+    ("As cited in Lih, Ironic Triumph, p. 222.", "quantity", False),
+    ("She knew it would need bloodshed (pp. 34, 38).", "quantity", False),
+    ("Twelve of the council (12 in all) voted.", "quantity", True),
+    ("She wrote “it met daily” (p. 10) and counted 300 delegates.", "quantity", True),
     # A day of the month is a date, not a count.
     ("They held power up to the revolution in November 7 in 1917.", "quantity", False),
     ("It took place on 27 February 1917, the 3rd of March.", "quantity", False),
