@@ -293,10 +293,17 @@ def _build_locked(path: Path, documents: Sequence[Document], passages: list[Pass
         return memo[p]
 
     if old is not None and old.manifest.get("model") == model:
+        # A unit's stored vector is matched to its text by position, which holds only while
+        # the unit rules are the ones it was built with: a rule that moves a unit's start
+        # (UNITS_VERSION 7 drops a list number) keeps the count and changes the text.
+        same_rules = (old.manifest.get("index_settings", {}).get("units")
+                      == index_settings.get("units"))
         try:
             old_vecs = old.stored_vectors()
             for row, p in enumerate(old.passages):
                 reuse[_text_key(model, p.retrieval_text)] = old_vecs[row]
+                if not same_rules:
+                    continue
                 old_units = units_of(p)
                 vecs = old.passage_unit_vectors(row)
                 if len(vecs) == len(old_units):

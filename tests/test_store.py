@@ -171,6 +171,29 @@ def test_changing_one_document_reembeds_only_its_passages(tmp_path: Path,
             np.testing.assert_array_equal(v, old_vecs[p.id])
 
 
+def test_new_unit_rules_never_give_a_unit_the_vector_of_its_old_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Units 7 quotes a list item without its number: same count of units, other texts. A
+    # rebuild must embed the new texts, not match the old vectors to them by position.
+    import index.units as units
+
+    doc = Document("lih", "Order Number One was issued.\n3. The Provisional Government was "
+                   "formed by liberal elite politicians.\n4) The soviets ran the railways.",
+                   "Lih")
+    old_rules, new_rules = {**SETTINGS, "units": 6}, {**SETTINGS, "units": 7}
+    with monkeypatch.context() as m:
+        m.setattr(units, "_marker_length", lambda p, start: 0)
+        build_index(tmp_path / "idx", [doc], HashingEmbedder(), "hash", old_rules,
+                    progress=False)
+    report = build_index(tmp_path / "idx", [doc], HashingEmbedder(), "hash", new_rules,
+                         progress=False)
+    build_index(tmp_path / "fresh", [doc], HashingEmbedder(), "hash", new_rules,
+                progress=False)
+    assert report.embedded == 0  # the passages' own vectors are still reused
+    np.testing.assert_array_equal(load_index(tmp_path / "idx").unit_vectors,
+                                  load_index(tmp_path / "fresh").unit_vectors)
+
+
 def test_a_rebuild_splits_only_the_changed_documents(tmp_path: Path, docs: list[Document],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "idx"
