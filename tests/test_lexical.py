@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_store import CountingEmbedder
 
 from corpus.collection import load_corpus
 from corpus.document import Document
@@ -158,20 +159,12 @@ def test_sorted_word_numbers_score_as_bm25s_own(texts: list[str], query: str) ->
         assert np.allclose(ours.get_scores(q), theirs.get_scores(q))
 
 
-class _CountingEmbedder(HashingEmbedder):
-    calls = 0
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        type(self).calls += 1
-        return super().embed(texts)
-
-
 def test_readings_with_no_words_to_search_are_refused_before_any_embedding(
         tmp_path: Path) -> None:
     # bm25s fails on such a corpus with "max() arg is an empty sequence".
     docs = [Document("marks", "— * —\n\n. . .\n\nThe of and to it.", "—")]
-    emb = _CountingEmbedder()
+    emb = CountingEmbedder()
     with pytest.raises(ValueError, match="no words to search"):
         build_index(tmp_path / "idx", docs, emb, "hash", SETTINGS, progress=False)
-    assert _CountingEmbedder.calls == 0
+    assert emb.calls == []
     assert not (tmp_path / "idx").exists()
