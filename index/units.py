@@ -91,6 +91,11 @@ def not_an_answer(text: str) -> bool:
     return first.islower()
 
 
+def _opens_line(p: Passage, start: int) -> bool:
+    """Whether `start` (a document offset within `p`) is where a line of `p` begins."""
+    return start == p.start or p.text[start - p.start - 1] == "\n"
+
+
 def heading_line(p: Passage, start: int, end: int) -> bool:
     """Whether `p`'s text from `start` to `end` (document offsets) is a whole line of its
     own that does not end like a sentence, is not a list item, and is short: a heading, a
@@ -99,8 +104,7 @@ def heading_line(p: Passage, start: int, end: int) -> bool:
     all pieces of chemical formulas the Oxygen article breaks with line breaks, holding 1
     of 10,570 answers."""
     text = p.text[start - p.start:end - p.start]
-    alone = ((start == p.start or p.text[start - p.start - 1] == "\n")
-             and (end == p.end or p.text[end - p.start] == "\n"))
+    alone = _opens_line(p, start) and (end == p.end or p.text[end - p.start] == "\n")
     return (alone and "\n" not in text and not ENDS_SENTENCE.search(text)
             and not LIST_ITEM.match(text) and len(text.split()) <= MAX_HEADING_WORDS)
 
@@ -122,7 +126,7 @@ def _in_bibliography_entry(p: Passage, start: int, end: int) -> bool:
 def _marker_length(p: Passage, start: int) -> int:
     """Length of the list number or bullet opening a line at `start`, with its spaces; 0 when
     the text at `start` opens no line or has none."""
-    if start != p.start and p.text[start - p.start - 1] != "\n":
+    if not _opens_line(p, start):
         return 0
     m = _LEADING_MARKER.match(p.text, start - p.start)
     return len(m.group()) if m else 0
@@ -160,10 +164,10 @@ def pair_parts(p: Passage, start: int, end: int) -> tuple[str, str]:
     """The texts of the two sentences of a two-sentence unit `(start, end)` of `p`, each as a
     unit of its own would read (a note marker closing the first is left out). A build embeds
     these, not the pair: the pair's vector is made from theirs (`pair_vector`)."""
-    (s1, e1), (s2, e2) = next((a, b) for a, b in pairwise(p.sentences)
-                              if a[0] <= start < a[1])
-    s1 = start
-    first = p.text[s1 - p.start:e1 - p.start]
+    # `start` lies inside the first sentence when a list number was left out of the unit.
+    (_, e1), (s2, e2) = next((a, b) for a, b in pairwise(p.sentences)
+                             if a[0] <= start < a[1])
+    first = p.text[start - p.start:e1 - p.start]
     if m := _TRAILING_MARKER.search(first):
         first = first[:m.start()]
     return first, p.text[s2 - p.start:min(e2, end) - p.start]
