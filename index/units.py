@@ -28,7 +28,8 @@ UNITS_VERSION = 7
 # a pointer to another text, not a claim of this one.
 _CITATION_LEAD = re.compile(r"^\s*(\[\d+\]\.?\s*)?(as cited in|cited in|ibid|see also|see|cf\.)\b",
                             re.IGNORECASE)
-_PAGE_REF = re.compile(r"\bpp?\.\s*\d+")
+# A cited page, with any further pages: "p. 222", "pp. 34, 38", "pp. 10–12".
+PAGE_REF = re.compile(r"\bpp?\.\s*\d[\d\s,–-]*")
 # A bibliography entry names a publisher and a year: "(Sphere Books, 1967)".
 _PUBLISHER_YEAR = re.compile(r"\((?:[^()]*\b(?:Press|Books|Publishers|Verlag|Routledge)\b[^()]*"
                              r"\b(?:1[5-9]|20)\d\d\b[^()]*|[^()]*\b(?:1[5-9]|20)\d\d\b[^()]*"
@@ -58,7 +59,7 @@ def _title_line(text: str) -> bool:
 def bibliography_entry(text: str) -> bool:
     """A publisher with a year ("(Sphere Books, 1967)"), in a short text or with a page."""
     t = text.strip()
-    return bool(_PUBLISHER_YEAR.search(t) and (_PAGE_REF.search(t) or len(t.split()) < 25))
+    return bool(_PUBLISHER_YEAR.search(t) and (PAGE_REF.search(t) or len(t.split()) < 25))
 
 
 def not_an_answer(text: str) -> bool:
@@ -83,7 +84,7 @@ def not_an_answer(text: str) -> bool:
         return True
     if _CITATION_LEAD.match(t) or bibliography_entry(t):
         return True
-    if _PAGE_REF.search(t) and len(t.split()) < 12:
+    if PAGE_REF.search(t) and len(t.split()) < 12:
         return True
     if _title_line(t):
         return True

@@ -24,6 +24,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from index.lexicon import WORD, YEAR, uses
+from index.units import PAGE_REF
 from rag.terms import stopwords
 
 # A word written with a capital inside the question: a name, a title, a place.
@@ -90,9 +91,9 @@ _QUESTION_END = re.compile(r"(?<=[?])\s+")
 # a date or a count it gives, and without this "What share of the vote did they win?"
 # could be answered by the second item of a list.
 _ENUMERATOR = re.compile(r"^\W*\d{1,3}[.)](?=\s)|\[\d{1,3}\]"
-                         # Nor are a cited page ("p. 222", "pp. 10-12") and a bracketed
+                         # Nor are a cited page (`index.units.PAGE_REF`) and a bracketed
                          # page reference closing a quotation ("... settling” (10, 19)).
-                         r"|\bpp?\.\s*\d[\d\s,–-]*|(?<=[”\"’'])\s*\(\d{1,4}(?:\s*[,–-]\s*\d{1,4})*\)")
+                         rf"|{PAGE_REF.pattern}|(?<=[”\"’'])\s*\(\d{{1,4}}(?:\s*[,–-]\s*\d{{1,4}})*\)")
 
 
 def _known(word: str, vocab: frozenset[str]) -> bool:
