@@ -18,9 +18,17 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # pysbd keeps "... ‘double sovereignty.’ This referred ..." as one sentence: a full stop
 # inside closing quotes, then a capital (or an opening quote), ends a sentence too.
 _AFTER_QUOTED_STOP = re.compile(r"(?<=[.!?][’”\"'])\s+(?=[A-Z“‘\"])")
+# pysbd keeps a whole quotation as one sentence, so a quoted paragraph ("“One of the
+# weaknesses of anarchism ... and so on.”", ten sentences) was one quote of 1,600 characters,
+# of which the reader (96 tokens with the question) sees the first 400 or so. A longer
+# double-quoted stretch is split again inside; a shorter one stays one sentence, as a
+# quotation reads best whole. A cut needs this many words on each side.
+_QUOTATION = re.compile(r"“[^“”]+”|\"[^\"]+\"")
+MAX_WHOLE_QUOTATION = 400
+MIN_QUOTED_SENTENCE_WORDS = 4
 # Bump when sentence or passage boundaries change (or what the models read of them,
 # `index.modeltext`), so that old indexes are rebuilt.
-SEGMENTATION_VERSION = 4
+SEGMENTATION_VERSION = 5
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:
@@ -83,7 +91,8 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
         cursor = pos + len(piece)
     if cursor < end and (rest := _trim(text, cursor, end)) is not None:
         spans.append(rest)
-    return [part for span in spans for part in _split_after_quoted_stops(text, span)]
+    return [part for span in spans for cut in _split_after_quoted_stops(text, span)
+            for part in _split_inside_quotations(text, cut)]
 
 
 def _split_after_quoted_stops(text: str, span: Span) -> list[Span]:
@@ -95,6 +104,29 @@ def _split_after_quoted_stops(text: str, span: Span) -> list[Span]:
         s = m.end()
     out.append((s, e))
     return out
+
+
+def _split_inside_quotations(text: str, span: Span) -> list[Span]:
+    """`span` cut between the sentences of any quotation in it longer than
+    MAX_WHOLE_QUOTATION characters (see _QUOTATION): each cut
+    starts a sentence that pysbd finds inside the quotation marks, when it and the sentence
+    before it have MIN_QUOTED_SENTENCE_WORDS words or more. The quotation marks stay where
+    they are: the first part opens with "“", the last closes with "”"."""
+    s, e = span
+    cuts = []
+    for m in _QUOTATION.finditer(text, s, e):
+        if m.end() - m.start() <= MAX_WHOLE_QUOTATION:
+            continue
+        inner = sentences(text, m.start() + 1, m.end() - 1)
+        for (a, b), (c, d) in zip(inner, inner[1:], strict=False):
+            if min(len(text[a:b].split()), len(text[c:d].split())) >= MIN_QUOTED_SENTENCE_WORDS:
+                cuts.append(c)
+    out = []
+    for cut in cuts:
+        out.append((s, cut))
+        s = cut
+    out.append((s, e))
+    return [t for a, b in out if (t := _trim(text, a, b)) is not None]
 
 
 # A line that ends a sentence (or a clause: "...; " and a lead-in's colon).

@@ -9,7 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus.collection import DEFAULT_CORPUS_DIR, load_corpus
-from index.chunking import chunk_text, paragraphs, sentence_after, sentences, wraps
+from index.chunking import (
+    MAX_WHOLE_QUOTATION,
+    chunk_text,
+    paragraphs,
+    sentence_after,
+    sentences,
+    wraps,
+)
 from index.passage import Passage
 
 # Words, punctuation, quotes, footnote markers, unicode letters and every kind of gap the
@@ -221,3 +228,52 @@ def test_a_full_stop_inside_closing_quotes_ends_the_sentence() -> None:
     assert got == ["It translates as ‘dual power’ or ‘double sovereignty.’",
                    "This referred to a situation.", "He said “Stop.”", "“Go on,” she said.",
                    "Mr. Smith met ‘Dr. Who’ today."]
+
+
+def test_a_long_quotation_is_split_into_its_sentences() -> None:
+    # pysbd keeps everything between quotation marks as one sentence: a quoted paragraph
+    # would be one quote far longer than the reader reads.
+    inner = ["One of the weaknesses of anarchism historically was confusion about power.",
+             "People say we are against power, but the working class cannot liberate "
+             "itself without creating new structures of power to run things.",
+             "To run the society, that is power.",
+             "If you are just running a collective, like of food distribution, that is "
+             "not really power, that is collectively managing a resource.",
+             "But I think that is different from social power, which comes about through "
+             "struggle and through confrontation with the people that have power."]
+    text = "Wetzel sums it up: “" + " ".join(inner) + "” (3). And so on."
+    got = [text[s:e] for s, e in sentences(text)]
+    assert got == ["Wetzel sums it up: “" + inner[0], *inner[1:-1], inner[-1] + "” (3).",
+                   "And so on."]
+
+
+def test_a_short_quotation_stays_one_sentence() -> None:
+    text = "He said: “We have come to control you. Produce your books and papers.” Then he left."
+    got = [text[s:e] for s, e in sentences(text)]
+    assert got[0] == "He said: “We have come to control you. Produce your books and papers.”"
+
+
+_WORDS = st.sampled_from(["power", "soviet", "workers", "the", "council", "state", "of",
+                          "peasants", "and", "government", "revolution", "land"])
+_QUOTED_SENTENCES = st.lists(
+    st.lists(_WORDS, min_size=4, max_size=14).map(lambda w: " ".join(w).capitalize() + "."),
+    min_size=1, max_size=12)
+
+
+@PROPERTY_SETTINGS
+@given(inner=_QUOTED_SENTENCES, opening=st.sampled_from([("“", "”"), ('"', '"')]))
+def test_a_quotation_is_whole_up_to_its_limit_and_split_past_it(
+        inner: list[str], opening: tuple[str, str]) -> None:
+    left, right = opening
+    quotation = left + " ".join(inner) + right
+    text = "Lih writes: " + quotation + " The end of it."
+    spans = sentences(text)
+    # Exact, ordered, trimmed slices, whatever the cut.
+    assert all(text[s:e] == text[s:e].strip() for s, e in spans)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    got = [text[s:e] for s, e in spans]
+    if len(quotation) <= MAX_WHOLE_QUOTATION or len(inner) == 1:
+        assert got[0] == "Lih writes: " + quotation
+    else:
+        assert got[:len(inner)] == ["Lih writes: " + left + inner[0], *inner[1:-1],
+                                    inner[-1] + right]
