@@ -28,7 +28,7 @@ MAX_WHOLE_QUOTATION = 400
 MIN_QUOTED_SENTENCE_WORDS = 4
 # Bump when sentence or passage boundaries change (or what the models read of them,
 # `index.modeltext`), so that old indexes are rebuilt.
-SEGMENTATION_VERSION = 5
+SEGMENTATION_VERSION = 6
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:
@@ -108,19 +108,22 @@ def _split_after_quoted_stops(text: str, span: Span) -> list[Span]:
 
 def _split_inside_quotations(text: str, span: Span) -> list[Span]:
     """`span` cut between the sentences of any quotation in it longer than
-    MAX_WHOLE_QUOTATION characters (see _QUOTATION): each cut
-    starts a sentence that pysbd finds inside the quotation marks, when it and the sentence
-    before it have MIN_QUOTED_SENTENCE_WORDS words or more. The quotation marks stay where
-    they are: the first part opens with "“", the last closes with "”"."""
+    MAX_WHOLE_QUOTATION characters (see _QUOTATION): each cut starts a sentence that pysbd
+    finds inside the quotation marks, when it and the part before it (since the last cut)
+    have MIN_QUOTED_SENTENCE_WORDS words or more. The quotation marks stay where they are:
+    the first part opens with "“", the last closes with "”"."""
     s, e = span
     cuts = []
     for m in _QUOTATION.finditer(text, s, e):
         if m.end() - m.start() <= MAX_WHOLE_QUOTATION:
             continue
         inner = sentences(text, m.start() + 1, m.end() - 1)
-        for (a, b), (c, d) in zip(inner, inner[1:], strict=False):
-            if min(len(text[a:b].split()), len(text[c:d].split())) >= MIN_QUOTED_SENTENCE_WORDS:
+        last = m.start()
+        for c, d in inner[1:]:
+            # A short sentence ("Really.") joins the one before it, and no more.
+            if min(len(text[last:c].split()), len(text[c:d].split())) >= MIN_QUOTED_SENTENCE_WORDS:
                 cuts.append(c)
+                last = c
     out = []
     for cut in cuts:
         out.append((s, cut))

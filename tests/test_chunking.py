@@ -277,3 +277,16 @@ def test_a_quotation_is_whole_up_to_its_limit_and_split_past_it(
     else:
         assert got[:len(inner)] == ["Lih writes: " + left + inner[0], *inner[1:-1],
                                     inner[-1] + right]
+
+
+def test_a_short_sentence_in_a_long_quotation_joins_the_one_before_it() -> None:
+    first = ("Of course the price of oil is going to rise, and nobody in the capitals of "
+             "the West should be surprised by it, whatever their newspapers and ministers now say.")
+    rest = ("You have increased the price of the wheat you sell us by three hundred "
+            "percent, and the same for sugar and cement and the machines we buy from you, "
+            "and you expect us to sell you our oil at the old price for ever and ever, as if "
+            "nothing had happened since the war.")
+    text = "The Shah said: “" + first + " Certainly! " + rest + "”"
+    assert len(text) - len("The Shah said: ") > MAX_WHOLE_QUOTATION
+    got = [text[s:e] for s, e in sentences(text)]
+    assert got == ["The Shah said: “" + first + " Certainly!", rest + "”"]
