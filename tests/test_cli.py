@@ -81,6 +81,15 @@ def test_ask_plain_text(tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -
     assert "Traceback" not in captured.out + captured.err
 
 
+def test_ask_takes_an_unquoted_question(tiny_corpus: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # `rag ask When did Vesuvius erupt?` in a shell: one argument per word.
+    code = main(["ask", "When", "did", "Mount", "Vesuvius", "erupt?", "--json",
+                 "--corpus", str(tiny_corpus), "--model", "hash", "--mode", "bm25"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["question"] == "When did Mount Vesuvius erupt?"
+
+
 @pytest.mark.parametrize("argv", [
     ["ask", ""],
     ["ask", "   \n "],

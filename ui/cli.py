@@ -65,12 +65,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline, validate_history, validate_question
     from ui.terminal import render_answer
 
-    validate_question(args.question, args.k, args.mode)
+    # The words of an unquoted question arrive one argument each: `rag ask What is vlast?`.
+    question = " ".join(args.question)
+    validate_question(question, args.k, args.mode)
     history = args.after or []
     validate_history(history)
     settings = _settings(args, mode=args.mode, k=args.k)
     pipeline = Pipeline.open(settings, status=_status)
-    answer = pipeline.ask(args.question, history=history)
+    answer = pipeline.ask(question, history=history)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -135,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ask", help="ask a question")
-    p.add_argument("question")
+    p.add_argument("question", nargs="+",
+                   help="the question; quotes around it are optional")
     p.add_argument("-k", type=int, help="number of passages to retrieve (default 5)")
     p.add_argument("--mode", help="dense, bm25 or hybrid (default hybrid)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
