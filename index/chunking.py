@@ -22,7 +22,8 @@ _AFTER_QUOTED_STOP = re.compile(r"(?<=[.!?][’”\"'])\s+(?=[A-Z“‘\"])")
 # weaknesses of anarchism ... and so on.”", ten sentences) was one quote of 1,600 characters,
 # of which the reader (96 tokens with the question) sees the first 400 or so. A longer
 # double-quoted stretch is split again inside; a shorter one stays one sentence, as a
-# quotation reads best whole. A cut needs this many words on each side.
+# quotation reads best whole. A cut needs this many words on each side (counted from the
+# last cut: see _split_inside_quotations).
 _QUOTATION = re.compile(r"“[^“”]+”|\"[^\"]+\"")
 MAX_WHOLE_QUOTATION = 400
 MIN_QUOTED_SENTENCE_WORDS = 4
