@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.document import Document
 from corpus.loaders import SUFFIXES, LoadError, load_file
+from corpus.textcodec import EncodingNote
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent / "readings"
 
@@ -27,11 +29,21 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Something to know about a file that was indexed: the encoding it was read in, when
+    that was not UTF-8 (a guess, which the instructor can check)."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Corpus:
-    """The documents of a folder, plus what was skipped."""
+    """The documents of a folder, plus what was skipped and what to know about the rest."""
 
     documents: tuple[Document, ...]
     skipped: tuple[Skipped, ...]
+    notes: tuple[Note, ...] = ()
 
     @property
     def hash(self) -> str:
@@ -82,6 +94,7 @@ def load_corpus(directory: Path | str) -> Corpus:
         raise CorpusError(f"corpus path is not a folder: {root}")
     docs: list[Document] = []
     skipped: list[Skipped] = []
+    notes: list[Note] = []
     seen: dict[str, str] = {}
     for path in reading_files(root):
         rel = str(path.relative_to(root))
@@ -90,12 +103,19 @@ def load_corpus(directory: Path | str) -> Corpus:
                 skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
             continue
         try:
-            loaded = load_file(path)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", EncodingNote)
+                loaded = load_file(path)
         except LoadError as e:
             # The loader's message starts with the file name; the skipped line names the file
             # already (by its path in the corpus), so say it once.
             skipped.append(Skipped(rel, str(e).removeprefix(f"{path.name}: ")))
             continue
+        for w in caught:
+            if issubclass(w.category, EncodingNote):
+                notes.append(Note(rel, str(w.message)))
+            else:  # recorded only because catch_warnings records all: pass it on
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         for doc in loaded:
             if doc.id in seen:
                 skipped.append(Skipped(rel, f"duplicate document id {doc.id!r} (also in "
@@ -106,4 +126,4 @@ def load_corpus(directory: Path | str) -> Corpus:
     if not docs:
         detail = f" ({len(skipped)} file(s) skipped)" if skipped else ""
         raise CorpusError(f"no readable documents in {root}{detail}")
-    return Corpus(tuple(docs), tuple(skipped))
+    return Corpus(tuple(docs), tuple(skipped), tuple(notes))

@@ -18,6 +18,7 @@ from corpus.document import Attribution, Document
 from corpus.filemeta import real_author, real_title
 from corpus.html_meta import read_html_meta
 from corpus.pages import join_pages, page_number, strip_page_markers
+from corpus.textcodec import decode_text
 
 
 class LoadError(Exception):
@@ -35,6 +36,7 @@ def slugify(name: str) -> str:
 
 def normalise_text(text: str) -> str:
     """Trim outer blank space and unify line ends; citations index into the result."""
+    # Line ends are unified as text-mode reading would.
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
@@ -333,8 +335,10 @@ def _too_big(path: Path, size: int, limit: int) -> LoadError:
                      "one file; split it into smaller files")
 
 
-def _read_text(path: Path) -> str:
-    """The file as text, reading at most `MAX_TEXT_BYTES` (a file can grow after a stat)."""
+def _read_text(path: Path, html: bool = False) -> str:
+    """The file as text, reading at most `MAX_TEXT_BYTES` (a file can grow after a stat).
+    Not UTF-8, it is read in the encoding an HTML file declares or charset-normalizer
+    recognises (`corpus.textcodec`), with an `EncodingNote` warning naming it."""
     try:
         with path.open("rb") as f:
             data = f.read(MAX_TEXT_BYTES + 1)
@@ -343,12 +347,10 @@ def _read_text(path: Path) -> str:
                         ) from None
     if len(data) > MAX_TEXT_BYTES:
         raise _too_big(path, max(len(data), _size(path)), MAX_TEXT_BYTES)
-    try:
-        # utf-8-sig drops a byte-order mark, which would hide front matter; line ends are
-        # unified as text-mode reading would.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LoadError(f"{path.name}: not UTF-8 text") from None
+    text = decode_text(data, html)
+    if text is None:
+        raise LoadError(f"{path.name}: not text (not UTF-8, and no other encoding fits)")
+    # Line ends are unified as text-mode reading would.
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -370,7 +372,7 @@ def load_file(path: Path) -> list[Document]:
         from corpus.office import load_docx, load_epub  # here: office imports this module
 
         return load_docx(path) if suffix == ".docx" else load_epub(path)
-    raw = _read_text(path)
+    raw = _read_text(path, html=suffix in (".html", ".htm"))
     if not raw.strip():
         raise LoadError(f"{path.name}: file is empty")
     loader: Callable[[Path, str], list[Document]]

@@ -180,15 +180,26 @@ def test_malformed_front_matter(folder: Path, yaml_text: str, body: str) -> None
 @given(junk=st.binary(min_size=1, max_size=2000), suffix=st.sampled_from(SUFFIXES))
 def test_binary_junk_with_each_extension(folder: Path, junk: bytes, suffix: str) -> None:
     name = f"junk{suffix}"
+    # Bytes may happen to be a valid text reading (in UTF-8 or, read with a note, in another
+    # encoding), never a valid PDF, DOCX or EPUB.
+    binary = suffix in (".pdf", ".docx", ".epub")
     try:
         junk.decode("utf-8")
-        # text bytes may happen to be a valid reading, never a valid PDF, DOCX or EPUB
-        must_skip = suffix in (".pdf", ".docx", ".epub")
+        utf8 = True
     except UnicodeDecodeError:
-        must_skip = True
-    reason = check(load_with(folder, name, junk), name, must_skip=must_skip)
-    if reason and suffix not in (".pdf", ".docx", ".epub") and must_skip:
-        assert reason == "not UTF-8 text"
+        utf8 = False
+    corpus = load_with(folder, name, junk)
+    reason = check(corpus, name, must_skip=binary)
+    noted = [n for n in corpus.notes if n.path == name]
+    if binary or utf8:
+        assert not noted
+    elif reason:
+        # No text in any encoding, or text that is no reading ("no main text found in the
+        # HTML"): skipped, with no note about a file that was not indexed.
+        assert not noted
+    else:
+        # Read in a guessed encoding: said so, once, naming the encoding.
+        assert len(noted) == 1 and noted[0].message.startswith("read as ")
 
 
 # --- size and permissions ------------------------------------------------------------------
