@@ -131,6 +131,18 @@ def _docx_paragraphs(container: Any) -> Iterator[str]:
             yield block.text
 
 
+def _docx_heading(document: Any) -> str | None:
+    """The document's own title line: a paragraph styled "Title" near the top, else a
+    "Heading 1" that opens the document. Word leaves the Title property empty unless it is
+    filled in by hand, so without this most readings would be cited by their file name.
+    A later Heading 1 names a section, not the reading."""
+    top = [p for p in document.paragraphs[:12] if p.text.strip()]
+    titled = [p for p in top if p.style is not None and p.style.name == "Title"]
+    if not titled and top and top[0].style is not None and top[0].style.name == "Heading 1":
+        titled = top[:1]
+    return _clean(titled[0].text) if titled else None
+
+
 def _docx_date(props: Any) -> str | None:
     """The creation date (else the last-modified one) as YYYY-MM-DD, if the file has one."""
     when = props.created or props.modified
@@ -139,7 +151,7 @@ def _docx_date(props: Any) -> str | None:
 
 def load_docx(path: Path) -> list[Document]:
     """A Word document: its paragraphs (headings as lines, tables cell by cell) and its core
-    properties (title, author, date)."""
+    properties (title, author, date); without a title property, its title line."""
     _check_package(path, "DOCX", "[Content_Types].xml")
     import docx
     from docx.opc.constants import RELATIONSHIP_TYPE
@@ -154,7 +166,7 @@ def load_docx(path: Path) -> list[Document]:
             props = package.part_related_by(RELATIONSHIP_TYPE.CORE_PROPERTIES).core_properties
         except KeyError:
             props = None
-        title = real_title(_clean(props.title)) if props else None
+        title = (real_title(_clean(props.title)) if props else None) or _docx_heading(document)
         author = real_author(_clean(props.author)) if props else None
         date = _docx_date(props) if props else None
     return [Document(id=slugify(path.stem), text=text, title=title or path.stem,

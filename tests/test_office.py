@@ -35,9 +35,10 @@ EPUB_TEXT = (
 
 
 def make_docx(path: Path, *, title: str = "Grain", author: str = "A. Writer",
-              created: dt.datetime | None = dt.datetime(2020, 5, 1, 12, 30)) -> Path:
+              created: dt.datetime | None = dt.datetime(2020, 5, 1, 12, 30),
+              heading_level: int = 1) -> Path:
     d = docx.Document()
-    d.add_heading("The Grain Question", level=1)
+    d.add_heading("The Grain Question", level=heading_level)
     d.add_paragraph("Bread was rationed in Petrograd during the winter of 1917.")
     d.add_paragraph("")  # an empty paragraph is spacing, not text
     d.add_paragraph("Queues formed before dawn outside every bakery.")
@@ -123,13 +124,21 @@ def test_docx_without_core_properties_invents_nothing(tmp_path: Path) -> None:
     })
     (doc,) = load_file(bare)
     assert doc.text == DOCX_TEXT
-    assert (doc.title, doc.author, doc.date, doc.publisher) == ("Bare Reading", None, None,
-                                                                 None)
+    # The title is the document's own heading, which it does have.
+    assert (doc.title, doc.author, doc.date, doc.publisher) == ("The Grain Question", None,
+                                                                 None, None)
 
 
-def test_docx_blank_properties_fall_back_to_the_file_name(tmp_path: Path) -> None:
+def test_docx_blank_properties_fall_back_to_the_title_line_then_the_file_name(
+        tmp_path: Path) -> None:
     (doc,) = load_file(make_docx(tmp_path / "week-2.docx", title="  ", author=""))
-    assert (doc.title, doc.author) == ("week-2", None)
+    assert (doc.title, doc.author) == ("The Grain Question", None)
+    # A "Title" paragraph is the title wherever it is near the top.
+    (doc,) = load_file(make_docx(tmp_path / "week-2.docx", title="", heading_level=0))
+    assert doc.title == "The Grain Question"
+    # A Heading 2 names a section, not the reading.
+    (doc,) = load_file(make_docx(tmp_path / "week-2.docx", title="", heading_level=2))
+    assert doc.title == "week-2"
 
 
 def test_epub_spine_text_and_dublin_core(tmp_path: Path) -> None:
@@ -273,5 +282,5 @@ def test_build_skips_broken_files_then_answers_quote_each_format_verbatim(
 def test_docx_properties_a_program_wrote_fall_back_to_the_file_name(tmp_path: Path) -> None:
     (doc,) = load_file(make_docx(tmp_path / "week-3.docx",
                                  title="Microsoft Word - week3 draft.docx",
-                                 author="Administrator"))
+                                 author="Administrator", heading_level=2))
     assert (doc.title, doc.author) == ("week-3", None)
