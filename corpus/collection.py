@@ -45,6 +45,11 @@ class Corpus:
     skipped: tuple[Skipped, ...]
     notes: tuple[Note, ...] = ()
 
+    def messages(self) -> list[str]:
+        """One line per skipped file and per note, as `rag build` prints them."""
+        return ([f"skipped {s.path}: {s.reason}" for s in self.skipped]
+                + [f"note: {n.path} {n.message}" for n in self.notes])
+
     @property
     def hash(self) -> str:
         """One hash over all documents: any change to any text or metadata changes it."""

@@ -113,12 +113,18 @@ def ensure_index(settings: Settings, embedder: Embedder, corpus: Corpus | None =
         if stat and current_by_stat(path, stat, settings.embedder_key,
                                     settings.index_settings()):
             return None  # no reading changed on disk: nothing to parse
+    given = corpus is not None
     corpus = corpus or load_corpus(settings.corpus)
     reason = staleness(path, corpus.documents, settings.embedder_key, settings.index_settings())
     if reason is None and not force:
         if stat:
             record_corpus_stat(path, stat)
         return None
+    if not given:
+        # `rag ask` and `rag serve` build too: a reading left out must be named there as
+        # `rag build` names it (which loads the corpus itself, and prints these first).
+        for line in corpus.messages():
+            status(line)
     if reason is not None and (path / "manifest.json").exists():
         status(f"Index is stale: {reason}. Rebuilding.")
     elif reason is not None:

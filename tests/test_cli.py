@@ -162,6 +162,31 @@ def test_unreadable_file_is_skipped_and_named(tiny_corpus: Path, tmp_path: Path,
     assert "Traceback" not in err
 
 
+def test_ask_that_builds_names_what_it_skipped_and_keeps_stdout_json(
+        tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "readings"
+    corpus.mkdir()
+    for f in tiny_corpus.iterdir():
+        (corpus / f.name).write_bytes(f.read_bytes())
+    (corpus / "broken-notes.md").write_text("---\ntitle: [oops\n---\nText.\n", encoding="utf-8")
+    (corpus / "old-notes.txt").write_bytes(
+        "Trains ran from Stockton to Darlington \u2013 \u201cthe first public railway\u201d "
+        "to use steam locomotives, the caf\u00e9 owners said. ".encode("cp1252") * 4)
+    argv = ["ask", "Who engineered the Stockton and Darlington railway line?", "--json",
+            "--corpus", str(corpus), "--model", "hash"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    json.loads(out)
+    lines = err.splitlines()
+    (skip,) = [ln for ln in lines if "broken-notes.md" in ln]
+    assert skip.startswith("skipped broken-notes.md: front matter")
+    (note,) = [ln for ln in lines if "old-notes.txt" in ln]
+    assert note.startswith("note: old-notes.txt read as ")
+    # Built once, it says nothing again: the index is current.
+    assert main(argv) == 0
+    assert "broken-notes.md" not in capsys.readouterr().err
+
+
 def test_broken_pdf_is_named_once_and_pypdf_prints_nothing_of_its_own(tmp_path: Path) -> None:
     # A subprocess, because under pytest a log handler is installed and pypdf's bare warning
     # lines ("EOF marker not found") would never reach stderr anyway.

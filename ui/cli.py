@@ -43,10 +43,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     corpus = load_corpus(settings.corpus)
-    for s in corpus.skipped:
-        _status(f"skipped {s.path}: {s.reason}")
-    for n in corpus.notes:
-        _status(f"note: {n.path} {n.message}")
+    for line in corpus.messages():
+        _status(line)
     report = ensure_index(settings, make_embedder(settings.embedder_key), corpus, status=_status,
                           force=args.force)
     if report is None:
