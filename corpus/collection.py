@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 from corpus.document import Document
-from corpus.loaders import SUFFIXES, LoadError, load_file
+from corpus.loaders import SUFFIXES, LoadError, load_file, slugify
 from corpus.textcodec import EncodingNote
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent / "readings"
@@ -90,6 +90,24 @@ def reading_files(root: Path) -> list[Path]:
     return [Path(path) for path, _ in reading_names(root)]
 
 
+def _path_id(rel: str, doc: Document, seen: Mapping[str, str]) -> str | None:
+    """Another id for a document whose id is taken, or None when its id was chosen (in its
+    front matter or its WordPress slug) rather than made from its file name. A course
+    folder by week often holds the same file name in each week ("week1/notes.md",
+    "week2/notes.md"): the first keeps the name's id, the rest are named by their path
+    ("week2-notes"), so that adding a week changes no earlier id."""
+    path = PurePosixPath(rel.replace(os.sep, "/"))
+    if doc.id != slugify(path.stem):
+        return None
+    # Within the 200 characters the API accepts for an id (`corpus.loaders._DOC_ID`).
+    base = slugify(str(path.with_suffix("")))[:190].rstrip("-")
+    candidate, n = base, 1
+    while candidate in seen:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def load_corpus(directory: Path | str) -> Corpus:
     """Read every supported file under `directory` (recursively, in name order)."""
     root = Path(directory)
@@ -123,9 +141,14 @@ def load_corpus(directory: Path | str) -> Corpus:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         for doc in loaded:
             if doc.id in seen:
-                skipped.append(Skipped(rel, f"duplicate document id {doc.id!r} (also in "
-                                            f"{seen[doc.id]})"))
-                continue
+                other = _path_id(rel, doc, seen)
+                if other is None:
+                    skipped.append(Skipped(rel, f"duplicate document id {doc.id!r} (also in "
+                                                f"{seen[doc.id]})"))
+                    continue
+                notes.append(Note(rel, f"is cited as {other!r}: {seen[doc.id]} has the id "
+                                       f"{doc.id!r}"))
+                doc = replace(doc, id=other)
             seen[doc.id] = rel
             docs.append(doc)
     if not docs:

@@ -295,6 +295,29 @@ def test_duplicate_ids_are_skipped(tmp_path: Path) -> None:
     assert "duplicate" in skip.reason and "a.md" in skip.reason
 
 
+def test_same_file_name_in_two_folders_keeps_both(tmp_path: Path) -> None:
+    """A folder by week with a "notes.md" in each: the first (in name order, capitals first)
+    keeps the id "notes", the rest are named by their path, and the build says so; a chosen
+    id that is taken is still skipped."""
+    for week, text in (("week1", "Paris, 1871."), ("week2", "Kronstadt, 1921."),
+                       ("week3", "Berlin, 1918.")):
+        (tmp_path / week).mkdir()
+        _write(tmp_path / week / "notes.md", text + "\n")
+    _write(tmp_path / "week3" / "Notes.txt", "Munich, 1919.\n")
+    _write(tmp_path / "week2-notes.md", "---\nid: notes\n---\nA chosen id.\n")
+    corpus = load_corpus(tmp_path)
+    assert [(d.id, d.text) for d in corpus.documents] == [
+        ("notes", "Paris, 1871."), ("week2-notes", "Kronstadt, 1921."),
+        ("week3-notes", "Munich, 1919."), ("week3-notes-2", "Berlin, 1918.")]
+    assert [(n.path, n.message) for n in corpus.notes] == [
+        ("week2/notes.md", "is cited as 'week2-notes': week1/notes.md has the id 'notes'"),
+        ("week3/Notes.txt", "is cited as 'week3-notes': week1/notes.md has the id 'notes'"),
+        ("week3/notes.md", "is cited as 'week3-notes-2': week1/notes.md has the id 'notes'"),
+    ]
+    (skip,) = corpus.skipped
+    assert skip.path == "week2-notes.md" and "duplicate document id 'notes'" in skip.reason
+
+
 def test_corpus_hash_changes_with_any_document(tmp_path: Path) -> None:
     _write(tmp_path / "a.md", "Alpha.\n")
     before = load_corpus(tmp_path).hash
