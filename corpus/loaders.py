@@ -17,6 +17,7 @@ import yaml
 from corpus.document import Attribution, Document
 from corpus.filemeta import real_author, real_title
 from corpus.html_meta import read_html_meta
+from corpus.markdown_text import plain_inline
 from corpus.pages import join_pages, page_number, strip_page_markers
 from corpus.textcodec import decode_text
 
@@ -88,7 +89,9 @@ def _attributions(text: str, specs: Any, path: Path) -> tuple[Attribution, ...]:
 
 
 def load_markdown(path: Path, raw: str) -> list[Document]:
-    """Markdown or plain text, with optional YAML front matter for the metadata."""
+    """Markdown or plain text, with optional YAML front matter for the metadata. Markdown's
+    inline markup (emphasis, links, code spans) is read as the words it shows
+    (`corpus.markdown_text`)."""
     meta: dict[str, Any] = {}
     body = raw
     m = _FRONT_MATTER.match(raw)
@@ -105,6 +108,10 @@ def load_markdown(path: Path, raw: str) -> list[Document]:
         if not isinstance(loaded, dict):
             raise LoadError(f"{path.name}: front matter must be a mapping")
         meta, body = loaded, raw[m.end():]
+    if path.suffix.lower() in (".md", ".markdown"):
+        # "**Pravda**" is quoted as the "Pravda" a reader sees; a .txt is no Markdown, and
+        # its asterisks are its own.
+        body = plain_inline(body)
     # `{{page N}}` markers record the original's page breaks; they are not quotable text.
     text, pages = strip_page_markers(normalise_text(body))
     if not text:
