@@ -6,13 +6,15 @@ Quotes are verbatim slices of a document's text, so the text itself is made the 
 Markdown viewer shows: "its newspaper Pravda was shut", "the April Theses". Only inline
 markup changes. Lines, headings' "#", list markers, block quotes' ">", code blocks and
 `{{page N}}` markers stay as written, so that everything that reads lines (headings, lists,
-hard-wrapped text, pages) sees the file as before. markdown-it-py (CommonMark) parses it; a
+hard-wrapped text, pages) sees the file as before. Footnote markers become "[1]", as the
+readings write theirs. markdown-it-py (CommonMark) parses it; a
 block whose lines cannot be matched to its source is left as written.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,40 +22,53 @@ from typing import Any
 # inline HTML tags) show nothing of their own.
 _SHOWN = frozenset({"text", "code_inline"})
 _BREAKS = frozenset({"softbreak", "hardbreak"})
+# A footnote definition's label, "[^1]:" or "[^note]:", opening its first line.
+_LABEL = re.compile(r"^(\s*)\[\^[^\]\s]+\]:")
 
 
 @functools.cache
 def _parser() -> Any:
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.footnote import footnote_plugin
 
-    return MarkdownIt("commonmark")
+    return MarkdownIt("commonmark").use(footnote_plugin)
 
 
 def plain_inline(body: str) -> str:
     """`body` with the inline markup of each paragraph and heading replaced by the text it
-    shows (an image by its description); nothing else changes."""
+    shows (an image by its description); nothing else changes. Footnotes ("...
+    Petrograd.[^1]", "[^1]: Rabinowitch, p. 135.") are numbered as a viewer numbers them
+    and written as the readings write theirs, "[1]": a marker that the segmenter joins to
+    its sentence and the quoter leaves out of a quote."""
     lines = body.split("\n")
-    for token in _parser().parse(body):
+    note: int | None = None  # the number of the footnote whose definition comes next
+    for token in _parser().parse(body, {}):
+        if token.type == "footnote_open":
+            note = int(token.meta["id"]) + 1
         if token.type != "inline" or token.map is None or not token.children:
             continue
         first, end = token.map
         shown = _render(token.children)
-        if shown is not None:
-            _replace(lines, first, end, token.content.split("\n"), shown.split("\n"))
+        _replace(lines, first, end, token.content.split("\n"), shown.split("\n"))
+        if note is not None:
+            lines[first] = _LABEL.sub(rf"\g<1>[{note}]", lines[first], count=1)
+            note = None
     return "\n".join(lines)
 
 
-def _render(children: Sequence[Any]) -> str | None:
+def _render(children: Sequence[Any]) -> str:
     out = []
     for child in children:
         if child.type in _SHOWN:
             out.append(child.content)
         elif child.type in _BREAKS:
             out.append("\n")
+        elif child.type == "footnote_ref":
+            out.append(f"[{int(child.meta['id']) + 1}]")
         elif child.type == "image":
             # The description is the image's children, as a viewer shows it when the image
             # cannot load.
-            out.append(_render(child.children or []) or "")
+            out.append(_render(child.children or []))
     return "".join(out)
 
 

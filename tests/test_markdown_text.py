@@ -31,6 +31,32 @@ def test_block_markers_code_blocks_and_page_markers_stay() -> None:
         "```\ncode *stays*\n```\n\n    indented *code*\n\n{{page 3}}\nText on page three.")
 
 
+def test_footnotes_are_numbered_as_the_readings_number_theirs() -> None:
+    body = ("Soldiers filled the streets.[^crowd] The leaders hesitated.[^2]\n\n"
+            "Again the crowd.[^crowd]\n\n"
+            "[^crowd]: Rabinowitch, *Prelude to Revolution*, p. 135.\n"
+            "[^2]: See also Lih.\n\n[^unused]: Never cited.")
+    assert plain_inline(body) == (
+        "Soldiers filled the streets.[1] The leaders hesitated.[2]\n\n"
+        "Again the crowd.[1]\n\n"
+        "[1] Rabinowitch, Prelude to Revolution, p. 135.\n"
+        "[2] See also Lih.\n\n[^unused]: Never cited.")
+
+
+def test_a_footnote_marker_is_left_out_of_the_quote(tmp_path: Path) -> None:
+    from index.chunking import sentences
+
+    (tmp_path / "notes.md").write_text(
+        "Soldiers filled the streets of Petrograd.[^1] The Bolshevik leaders were caught "
+        "between the crowd and their own caution.[^2]\n\n[^1]: Rabinowitch, p. 135.\n"
+        "[^2]: Lih, p. 12.\n", encoding="utf-8")
+    (doc,) = load_file(tmp_path / "notes.md")
+    said = [doc.text[s:e] for s, e in sentences(doc.text)]
+    assert said[:2] == ["Soldiers filled the streets of Petrograd.[1]",
+                        "The Bolshevik leaders were caught between the crowd and their own "
+                        "caution.[2]"]
+
+
 def test_the_bundled_readings_are_unchanged() -> None:
     for f in sorted(DEFAULT_CORPUS_DIR.glob("*.md")):
         text = f.read_text(encoding="utf-8")
