@@ -90,8 +90,8 @@ def _attributions(text: str, specs: Any, path: Path) -> tuple[Attribution, ...]:
 
 def load_markdown(path: Path, raw: str) -> list[Document]:
     """Markdown or plain text, with optional YAML front matter for the metadata. Markdown's
-    inline markup (emphasis, links, code spans) is read as the words it shows
-    (`corpus.markdown_text`)."""
+    inline markup (emphasis, links, code spans, footnotes) is read as the words it shows
+    (`corpus.markdown_text`); inline HTML stays as written."""
     meta: dict[str, Any] = {}
     body = raw
     m = _FRONT_MATTER.match(raw)

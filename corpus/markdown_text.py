@@ -18,9 +18,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-# Inline tokens whose own text is shown; the rest (emphasis, links' and images' brackets,
-# inline HTML tags) show nothing of their own.
-_SHOWN = frozenset({"text", "code_inline"})
+# Inline tokens whose own text is kept; the rest (emphasis, links' and images' brackets)
+# show nothing of their own. Inline HTML stays as written: what a tag would show cannot be
+# told without rendering it, and dropping a tag could drop words.
+_SHOWN = frozenset({"text", "code_inline", "html_inline"})
 _BREAKS = frozenset({"softbreak", "hardbreak"})
 # A footnote definition's label, "[^1]:" or "[^note]:", opening its first line.
 _LABEL = re.compile(r"^(\s*)\[\^[^\]\s]+\]:")

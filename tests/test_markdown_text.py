@@ -15,11 +15,11 @@ from corpus.markdown_text import plain_inline
 def test_emphasis_links_code_and_images_show_their_words() -> None:
     body = ("The party was *driven underground* and **Pravda** was shut; see\n"
             "[the April Theses](https://example.org/t) and ![a map of Petrograd](m.png).\n"
-            "`Order No. 1` was issued &amp; obeyed, 2*3*4, \\*not emphasis\\*.")
+            "`Order No. 1` was issued &amp; obeyed, 2*3*4, \\*not emphasis\\*, <sup>2</sup>.")
     assert plain_inline(body) == (
         "The party was driven underground and Pravda was shut; see\n"
         "the April Theses and a map of Petrograd.\n"
-        "Order No. 1 was issued & obeyed, 234, *not emphasis*.")
+        "Order No. 1 was issued & obeyed, 234, *not emphasis*, <sup>2</sup>.")
 
 
 def test_block_markers_code_blocks_and_page_markers_stay() -> None:
