@@ -18,6 +18,7 @@ from corpus.document import Attribution, Document
 from corpus.filemeta import real_author, real_title
 from corpus.html_meta import read_html_meta
 from corpus.markdown_text import plain_inline
+from corpus.noterefs import mark_note_refs
 from corpus.pages import join_pages, page_number, strip_page_markers
 from corpus.textcodec import decode_text
 
@@ -156,7 +157,9 @@ def html_to_text(html: str) -> str:
     """Main text of an HTML page or fragment, paragraphs separated by blank lines."""
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 
-    extracted = trafilatura.extract(html, include_comments=False, favor_recall=True)
+    # Note references first: flattened, "Petrograd.<sup>1</sup> The" reads "Petrograd.1 The".
+    extracted = trafilatura.extract(mark_note_refs(html), include_comments=False,
+                                    favor_recall=True)
     if not extracted:
         return ""
     # trafilatura puts one paragraph per line; blank lines let the chunker see paragraphs.

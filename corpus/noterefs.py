@@ -1,0 +1,99 @@
+"""Footnote references in HTML written as the readings write theirs: "[1]".
+
+A web page or an EPUB marks a note with a superscript number, often a link to the note:
+`Petrograd.<sup><a href="#fn1">1</a></sup> The`. As text that is "Petrograd.1 The": the
+number runs into the sentence (it reads as a decimal, and the segmenter does not know where
+the sentence ends), and a quote ends "...of Petrograd.1". Written "[1]", it is the marker
+the segmenter joins to its sentence and the quoter leaves out of a quote. A note's link back
+to its reference ("↩") is dropped: it is a control, not text. A superscript or subscript
+number that is no note (an exponent, a formula's index) is written with superscript or
+subscript digits, "10⁶", "H₂O", rather than run into the number before it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# What a note reference shows: a number, a letter or a symbol, perhaps in brackets.
+_NOTE_LABEL = re.compile(r"^\[?\(?([0-9]{1,3}|[a-z]|[*†‡§¶])\)?\]?$")
+_BACK_LINK = frozenset({"↩", "↩︎", "↑", "^"})
+_EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
+# Digits and signs as superscript and subscript characters.
+_SCRIPT_CHARS = "0123456789+-−"
+_SCRIPTS = {"sup": str.maketrans(_SCRIPT_CHARS, "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻"),
+            "sub": str.maketrans(_SCRIPT_CHARS, "₀₁₂₃₄₅₆₇₈₉₊₋₋")}
+_NOTE_NAME = re.compile(r"fn|note|ref|cite", re.I)
+# After these, a superscript number is a note: "...of Petrograd.¹", "“...”²".
+_PUNCTUATION = frozenset('.,;:!?)]”"’\'')
+
+
+def mark_note_refs(html: str) -> str:
+    """`html` with each note reference replaced by "[label]" and back links removed; the
+    page as given when it has none, or cannot be parsed."""
+    if "<sup" not in html.lower() and "noteref" not in html.lower() and not any(
+            b in html for b in _BACK_LINK):
+        return html
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return html
+    changed = False
+    for el in list(root.iter("sup", "sub", "a")):
+        label = (el.text_content() or "").strip()
+        if el.tag == "a" and label in _BACK_LINK and (el.get("href") or "").startswith("#"):
+            _replace(el, "")
+        elif el.tag != "sub" and _is_reference(el) and (m := _NOTE_LABEL.match(label)):
+            _replace(el, f"[{m.group(1)}]")
+        elif el.tag in _SCRIPTS and len(el) == 0 and label and all(
+                c in _SCRIPT_CHARS for c in label):
+            # An exponent or an index ("m<sup>2</sup>", "10<sup>6</sup>", "H<sub>2</sub>O"):
+            # flattened, "106 cells" would misstate the reading; "10⁶ cells" does not.
+            _replace(el, label.translate(_SCRIPTS[el.tag]))
+        else:
+            continue
+        changed = True
+    return lxml.html.tostring(root, encoding="unicode") if changed else html
+
+
+def _is_reference(el: Any) -> bool:
+    """A link marked as a note reference (EPUB's epub:type="noteref", role="doc-noteref"), or
+    one in a superscript; a superscript holding an in-page link, or named as a note ("fn",
+    "note", "ref", "cite" in its class or id), or right after punctuation ("Petrograd.¹").
+    Not a bare superscript after a word or a number: "m²" and "10⁶" are no notes."""
+    parent = el.getparent()
+    if el.tag == "a":
+        kinds = f"{el.get(_EPUB_TYPE, '')} {el.get('epub:type', '')} {el.get('role', '')}"
+        return "noteref" in kinds or (parent is not None and parent.tag == "sup")
+    if parent is not None and parent.tag == "a":
+        return False  # the link around it decides
+    if any((a.get("href") or "").startswith("#") for a in el.iter("a")):
+        return True
+    if _NOTE_NAME.search(f"{el.get('class', '')} {el.get('id', '')}"):
+        return True
+    return _text_before(el).rstrip()[-1:] in _PUNCTUATION
+
+
+def _text_before(el: Any) -> str:
+    prev = el.getprevious()
+    if prev is not None:
+        return prev.tail or ""
+    parent = el.getparent()
+    return (parent.text or "") if parent is not None else ""
+
+
+def _replace(el: Any, text: str) -> None:
+    """Put `text` where `el` was, keeping the text that follows it."""
+    tail = el.tail or ""
+    parent = el.getparent()
+    if parent is None:
+        return
+    prev = el.getprevious()
+    if prev is not None:
+        prev.tail = (prev.tail or "") + text + tail
+    else:
+        parent.text = (parent.text or "") + text + tail
+    parent.remove(el)
