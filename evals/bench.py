@@ -148,17 +148,19 @@ def front_matter_string(text: str) -> str:
 
 
 def write_readings(documents: Sequence[Document], folder: Path) -> Path:
-    """Write documents as a folder of readings (one Markdown file each, metadata in the front
-    matter) unless an identical folder is there already; returns the folder."""
+    """Write documents as a folder of readings (one text file each, metadata in the front
+    matter) unless an identical folder is there already; returns the folder. Plain .txt,
+    not .md: a benchmark's text is no Markdown, and its "*" or "[x](y)" must load back as
+    written."""
     stamp = folder / ".bench-written"
-    key = json.dumps(sorted(d.content_hash for d in documents))
+    key = json.dumps(["txt", *sorted(d.content_hash for d in documents)])
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == key:
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for n, doc in enumerate(documents):
         doc_id = slugify(doc.id)
-        (folder / f"{n:07d}-{doc_id[:60]}.md").write_text(
+        (folder / f"{n:07d}-{doc_id[:60]}.txt").write_text(
             f"---\nid: {front_matter_string(doc_id)}\ntitle: {front_matter_string(doc.title)}\n"
             f"---\n\n{doc.text}\n", encoding="utf-8")
     stamp.write_text(key, encoding="utf-8")
