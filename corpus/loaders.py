@@ -20,6 +20,7 @@ from corpus.html_meta import read_html_meta
 from corpus.markdown_text import plain_inline
 from corpus.noterefs import mark_note_refs
 from corpus.pages import join_pages, page_number, strip_page_markers
+from corpus.pdftext import page_text
 from corpus.textcodec import decode_text
 
 
@@ -297,13 +298,14 @@ def _pdf_problem(error: BaseException | None, messages: list[str]) -> str:
 
 
 def load_pdf(path: Path) -> list[Document]:
-    """A PDF's text layer, page by page (scanned PDFs without text are reported)."""
+    """A PDF's text layer, page by page (scanned PDFs without text are reported), with its
+    superscript note numbers written "[1]" (`corpus.pdftext`)."""
     from pypdf import PdfReader
 
     with _pypdf_messages() as messages:
         try:
             reader = PdfReader(str(path))
-            pages = [page.extract_text() or "" for page in reader.pages]
+            pages = [page_text(page) for page in reader.pages]
             info = reader.metadata
         except Exception as e:  # pypdf raises many kinds (KeyError, TypeError...) on bad files
             raise LoadError(f"{path.name}: cannot read PDF{_pdf_problem(e, messages)}") from None

@@ -20,9 +20,9 @@ _NOTE_LABEL = re.compile(r"^\[?\(?([0-9]{1,3}|[a-z]|[*†‡§¶])\)?\]?$")
 _BACK_LINK = frozenset({"↩", "↩︎", "↑", "^"})
 _EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
 # Digits and signs as superscript and subscript characters.
-_SCRIPT_CHARS = "0123456789+-−"
-_SCRIPTS = {"sup": str.maketrans(_SCRIPT_CHARS, "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻"),
-            "sub": str.maketrans(_SCRIPT_CHARS, "₀₁₂₃₄₅₆₇₈₉₊₋₋")}
+SCRIPT_CHARS = "0123456789+-−"
+SCRIPTS = {"sup": str.maketrans(SCRIPT_CHARS, "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻"),
+           "sub": str.maketrans(SCRIPT_CHARS, "₀₁₂₃₄₅₆₇₈₉₊₋₋")}
 _NOTE_NAME = re.compile(r"fn|note|ref|cite", re.I)
 # After these, a superscript number is a note: "...of Petrograd.¹", "“...”²".
 _PUNCTUATION = frozenset('.,;:!?)]”"’\'')
@@ -48,11 +48,11 @@ def mark_note_refs(html: str) -> str:
             _replace(el, "")
         elif el.tag != "sub" and _is_reference(el) and (m := _NOTE_LABEL.match(label)):
             _replace(el, f"[{m.group(1)}]")
-        elif el.tag in _SCRIPTS and len(el) == 0 and label and all(
-                c in _SCRIPT_CHARS for c in label):
+        elif el.tag in SCRIPTS and len(el) == 0 and label and all(
+                c in SCRIPT_CHARS for c in label):
             # An exponent or an index ("m<sup>2</sup>", "10<sup>6</sup>", "H<sub>2</sub>O"):
             # flattened, "106 cells" would misstate the reading; "10⁶ cells" does not.
-            _replace(el, label.translate(_SCRIPTS[el.tag]))
+            _replace(el, label.translate(SCRIPTS[el.tag]))
         else:
             continue
         changed = True
@@ -62,8 +62,8 @@ def mark_note_refs(html: str) -> str:
 def _is_reference(el: Any) -> bool:
     """A link marked as a note reference (EPUB's epub:type="noteref", role="doc-noteref"), or
     one in a superscript; a superscript holding an in-page link, or named as a note ("fn",
-    "note", "ref", "cite" in its class or id), or right after punctuation ("Petrograd.¹").
-    Not a bare superscript after a word or a number: "m²" and "10⁶" are no notes."""
+    "note", "ref", "cite" in its class or id), or after punctuation or a word
+    (`after_note_mark`). Not one after a number or a letter or two: "m²", "10⁶"."""
     parent = el.getparent()
     if el.tag == "a":
         kinds = f"{el.get(_EPUB_TYPE, '')} {el.get('epub:type', '')} {el.get('role', '')}"
@@ -74,7 +74,18 @@ def _is_reference(el: Any) -> bool:
         return True
     if _NOTE_NAME.search(f"{el.get('class', '')} {el.get('id', '')}"):
         return True
-    return _text_before(el).rstrip()[-1:] in _PUNCTUATION
+    return after_note_mark(_text_before(el))
+
+
+def after_note_mark(text_before: str) -> bool:
+    """Whether a superscript number after `text_before` is a note reference: it follows
+    punctuation ("Petrograd.¹", "crisis,⁴") or a word of three letters or more ("Lenin³");
+    after a number or a short unit ("10⁶", "m²", "cm³") it is an exponent."""
+    t = text_before.rstrip()
+    if t[-1:] in _PUNCTUATION:
+        return True
+    word = re.search(r"[^\W\d_]+$", t)
+    return word is not None and len(word.group()) >= 3
 
 
 def _text_before(el: Any) -> str:
