@@ -19,6 +19,7 @@ from corpus.loaders import slugify
 from index.chunking import SEGMENTATION_VERSION
 from index.embedder import BUNDLED_MODEL, ONNX_MODELS
 from index.lexicon import LEXICON_VERSION
+from index.modeltext import MODEL_TEXT_VERSION
 from index.onnx_encoder import BACKENDS
 from index.paths import default_data_dir
 from index.units import UNITS_VERSION
@@ -204,7 +205,7 @@ class Settings:
         """The settings that shape the stored index (a change means a rebuild)."""
         return {"max_chars": self.max_chars, "context_headers": self.context_headers == "on",
                 "segmentation": SEGMENTATION_VERSION, "units": UNITS_VERSION,
-                "words": LEXICON_VERSION}
+                "words": LEXICON_VERSION, "model_text": MODEL_TEXT_VERSION}
 
     def public(self) -> dict[str, Any]:
         """Settings worth reporting with an answer or an eval (no local paths)."""

@@ -35,6 +35,30 @@ def test_for_models_only_removes_hyphen_line_breaks(text: str) -> None:
         assert read == text
 
 
+@pytest.mark.parametrize(("text", "read"), [
+    ("the de\ufb01nition of power", "the definition of power"),
+    ("\ufb02ows and \ufb00orts, e\ufb03cient, \ufb04uid", "flows and fforts, efficient, ffluid"),
+    ("revo\u00adlution", "revolution"),                       # a soft hyphen
+    ("the revo\u00adlu-\ntion", "the revolution"),
+])
+def test_for_models_spells_out_ligatures_and_drops_soft_hyphens(text: str, read: str) -> None:
+    assert for_models(text) == read
+
+
+def test_a_ligature_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
+    corpus = tmp_path / "readings"
+    corpus.mkdir()
+    text = ("The soviets gave power a new de\ufb01nition in the spring of that year.\n\n"
+            "The workers met every evening in the palace to decide what to do next.\n")
+    (corpus / "notes.txt").write_text(text, encoding="utf-8")
+    settings = Settings.load(env={}, model="hash", corpus=str(corpus),
+                             data_dir=str(tmp_path / "data"), abstain_threshold=-1.0,
+                             mode="bm25")
+    pipeline = Pipeline.open(settings, status=lambda _: None, progress=False)
+    (hit, *_) = pipeline.base_retriever("bm25").search("definition", 5)
+    assert "de\ufb01nition" in hit.passage.text  # found by its letters, kept as written
+
+
 def test_a_hyphenated_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
     corpus = tmp_path / "readings"
     corpus.mkdir()

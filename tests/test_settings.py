@@ -10,6 +10,7 @@ import pytest
 from corpus.collection import DEFAULT_CORPUS_DIR
 from index.chunking import SEGMENTATION_VERSION
 from index.lexicon import LEXICON_VERSION
+from index.modeltext import MODEL_TEXT_VERSION
 from index.units import UNITS_VERSION
 from rag.settings import CALIBRATION_FILE, Settings, SettingsError
 
@@ -87,7 +88,8 @@ def test_env_strings_are_cast_to_field_types() -> None:
     assert s.model == "hash"
     assert s.index_settings() == {"max_chars": 1000, "context_headers": False,
                                   "segmentation": SEGMENTATION_VERSION,
-                                  "units": UNITS_VERSION, "words": LEXICON_VERSION}
+                                  "units": UNITS_VERSION, "words": LEXICON_VERSION,
+                                  "model_text": MODEL_TEXT_VERSION}
 
 
 def test_load_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
