@@ -18,6 +18,7 @@ from corpus.document import Document
 from corpus.fingerprint import folder_stat
 from index.embedder import Embedder, MemoEmbedder, make_embedder
 from index.lexicon import document_words
+from index.modeltext import for_models
 from index.store import (
     BuildReport,
     Index,
@@ -284,11 +285,13 @@ class Pipeline:
             return Answer(question, (), (), True, 0.0, s.public(), SMALL_TALK)
         # Nor is a "thanks" earlier in the conversation what a follow-up points back at.
         history = [h for h in history if not is_small_talk(h)]
-        read, read_history = question, list(history)
+        # A question pasted from a PDF may hold its ligatures ("deﬁnition"): read as the
+        # readings are read (`index.modeltext`).
+        read, read_history = for_models(question), [for_models(h) for h in history]
         respelled: tuple[tuple[str, str], ...] = ()
         if s.respell == "on":
-            read, respelled = self.respeller.respell(question)
-            read_history = [self.respeller.respell(h)[0] for h in history]
+            read, respelled = self.respeller.respell(read)
+            read_history = [self.respeller.respell(h)[0] for h in read_history]
         turn = resolve(read, read_history)
         if turn.refusal is not None:
             return Answer(question, (), (), True, 0.0, s.public(), turn.refusal,

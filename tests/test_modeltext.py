@@ -57,6 +57,10 @@ def test_a_ligature_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
     pipeline = Pipeline.open(settings, status=lambda _: None, progress=False)
     (hit, *_) = pipeline.base_retriever("bm25").search("definition", 5)
     assert "de\ufb01nition" in hit.passage.text  # found by its letters, kept as written
+    # A question pasted from the PDF, ligature and all, is read the same way.
+    answer = pipeline.ask("What new de\ufb01nition did the soviets give power?")
+    assert answer.question == "What new de\ufb01nition did the soviets give power?"
+    assert any("de\ufb01nition" in c.quote for c in answer.citations)
 
 
 def test_a_hyphenated_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
