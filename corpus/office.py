@@ -131,6 +131,46 @@ def _docx_paragraphs(container: Any) -> Iterator[str]:
             yield block.text
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# Footnotes that are Word's own furniture (the rule above the notes), not notes.
+_NOTE_FURNITURE = frozenset({"separator", "continuationSeparator", "continuationNotice"})
+
+
+def _docx_footnotes(document: Any) -> list[str]:
+    """The document's footnotes as lines "[1] text", numbered in the order the text refers
+    to them; each reference in the text becomes "[1]" too, the marker the readings use.
+    python-docx reads neither: the references vanished from the text and the notes, often
+    where a reading says where its claims come from, were lost. The notes follow the text,
+    as a reading's endnotes do."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.oxml import OxmlElement
+    from lxml import etree
+
+    part = next((r.target_part for r in document.part.rels.values()
+                 if r.reltype == RELATIONSHIP_TYPE.FOOTNOTES and not r.is_external), None)
+    if part is None:
+        return []
+    notes: dict[str, str] = {}
+    for note in etree.fromstring(part.blob).iter(f"{_W}footnote"):
+        if note.get(f"{_W}type") in _NOTE_FURNITURE:
+            continue
+        paragraphs = ("".join(t.text or "" for t in p.iter(f"{_W}t"))
+                      for p in note.iter(f"{_W}p"))
+        notes[note.get(f"{_W}id", "")] = " ".join(" ".join(p.split()) for p in paragraphs
+                                                   if p.strip())
+    numbers: dict[str, int] = {}
+    for ref in list(document.element.body.iter(f"{_W}footnoteReference")):
+        note_id = ref.get(f"{_W}id", "")
+        if note_id not in notes:
+            continue
+        number = numbers.setdefault(note_id, len(numbers) + 1)
+        mark = OxmlElement("w:t")
+        mark.text = f"[{number}]"
+        ref.addprevious(mark)
+        ref.getparent().remove(ref)
+    return [f"[{n}] {notes[i]}" for i, n in numbers.items() if notes[i]]
+
+
 def _docx_heading(document: Any) -> str | None:
     """The document's own title line: a paragraph styled "Title" near the top, else a
     "Heading 1" that opens the document. Word leaves the Title property empty unless it is
@@ -150,15 +190,17 @@ def _docx_date(props: Any) -> str | None:
 
 
 def load_docx(path: Path) -> list[Document]:
-    """A Word document: its paragraphs (headings as lines, tables cell by cell) and its core
-    properties (title, author, date); without a title property, its title line."""
+    """A Word document: its paragraphs (headings as lines, tables cell by cell), then its
+    footnotes, and its core properties (title, author, date); without a title property,
+    its title line."""
     _check_package(path, "DOCX", "[Content_Types].xml")
     import docx
     from docx.opc.constants import RELATIONSHIP_TYPE
 
     with _reading(path, "DOCX"):
         document = docx.Document(str(path))
-        text = _joined(path, _docx_paragraphs(document))
+        notes = _docx_footnotes(document)  # first: it writes the markers into the text
+        text = _joined(path, [*_docx_paragraphs(document), *notes])
         package = document.part.package
         try:
             # Not `document.core_properties`: for a file without them python-docx makes up

@@ -114,6 +114,50 @@ def test_docx_text_and_core_properties(tmp_path: Path) -> None:
     assert doc.source == "Grain Notes.docx"
 
 
+_FOOTNOTES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">
+<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>
+<w:footnote w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/>
+</w:r></w:p></w:footnote>
+<w:footnote w:id="7"><w:p><w:r><w:footnoteRef/></w:r><w:r><w:t xml:space="preserve"> The
+ration was half a pound of bread a day.</w:t></w:r></w:p></w:footnote>
+<w:footnote w:id="3"><w:p><w:r><w:footnoteRef/></w:r><w:r><w:t xml:space="preserve"> Rabinowitch,
+</w:t></w:r><w:r><w:t>Prelude to Revolution, p. 135.</w:t></w:r></w:p></w:footnote>
+</w:footnotes>"""
+
+
+def with_footnotes(src: Path, dest: Path) -> Path:
+    """A copy of `make_docx`'s file with two footnotes: id 3 after "winter of 1917.", id 7
+    after "every bakery." (so the text refers to 3 first), the part, its relationship and
+    its content type added as Word writes them."""
+    ref = '<w:r><w:footnoteReference w:id="{}"/></w:r>'
+    edit = {
+        "word/document.xml": lambda xml: re.sub(
+            r"(every bakery\.</w:t></w:r>)", r"\1" + ref.format(7), re.sub(
+                r"(winter of 1917\.</w:t></w:r>)", r"\1" + ref.format(3), xml)),
+        "word/_rels/document.xml.rels": lambda xml: xml.replace(
+            "</Relationships>", '<Relationship Id="rId99" Type="http://schemas.openxmlformats.'
+            'org/officeDocument/2006/relationships/footnotes" Target="footnotes.xml"/>'
+            "</Relationships>"),
+        "[Content_Types].xml": lambda xml: xml.replace(
+            "</Types>", '<Override PartName="/word/footnotes.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>'),
+    }
+    rewrite_zip(src, dest, edit)
+    with zipfile.ZipFile(dest, "a") as z:
+        z.writestr("word/footnotes.xml", _FOOTNOTES)
+    return dest
+
+
+def test_docx_footnotes_are_marked_and_kept_after_the_text(tmp_path: Path) -> None:
+    (doc,) = load_file(with_footnotes(make_docx(tmp_path / "plain.docx"),
+                                      tmp_path / "Grain Notes.docx"))
+    assert doc.text == DOCX_TEXT.replace("winter of 1917.", "winter of 1917.[1]").replace(
+        "every bakery.", "every bakery.[2]") + (
+        "\n\n[1] Rabinowitch, Prelude to Revolution, p. 135."
+        "\n\n[2] The ration was half a pound of bread a day.")
+
+
 def test_docx_without_core_properties_invents_nothing(tmp_path: Path) -> None:
     """python-docx makes up "Word Document" and today's date for such a file; not cited."""
     full = make_docx(tmp_path / "full.docx")
