@@ -137,38 +137,49 @@ _NOTE_FURNITURE = frozenset({"separator", "continuationSeparator", "continuation
 
 
 def _docx_footnotes(document: Any) -> list[str]:
-    """The document's footnotes as lines "[1] text", numbered in the order the text refers
-    to them; each reference in the text becomes "[1]" too, the marker the readings use.
-    python-docx reads neither: the references vanished from the text and the notes, often
-    where a reading says where its claims come from, were lost. The notes follow the text,
-    as a reading's endnotes do."""
+    """The document's footnotes and endnotes as lines "[1] text", numbered together in the
+    order the text refers to them; each reference in the text becomes "[1]" too, the marker
+    the readings use. python-docx reads neither: the references vanished from the text and
+    the notes, often where a reading says where its claims come from, were lost. The notes
+    follow the text, as a reading's endnotes do."""
     from docx.opc.constants import RELATIONSHIP_TYPE
     from docx.oxml import OxmlElement
-    from lxml import etree
 
-    part = next((r.target_part for r in document.part.rels.values()
-                 if r.reltype == RELATIONSHIP_TYPE.FOOTNOTES and not r.is_external), None)
-    if part is None:
+    notes = {**_docx_notes(document, RELATIONSHIP_TYPE.FOOTNOTES, "footnote"),
+             **_docx_notes(document, RELATIONSHIP_TYPE.ENDNOTES, "endnote")}
+    if not notes:
         return []
-    notes: dict[str, str] = {}
-    for note in etree.fromstring(part.blob).iter(f"{_W}footnote"):
-        if note.get(f"{_W}type") in _NOTE_FURNITURE:
+    numbers: dict[tuple[str, str], int] = {}
+    kinds = {f"{_W}footnoteReference": "footnote", f"{_W}endnoteReference": "endnote"}
+    for ref in list(document.element.body.iter(*kinds)):
+        key = (kinds[ref.tag], ref.get(f"{_W}id", ""))
+        if key not in notes:
             continue
-        paragraphs = ("".join(t.text or "" for t in p.iter(f"{_W}t"))
-                      for p in note.iter(f"{_W}p"))
-        notes[note.get(f"{_W}id", "")] = " ".join(" ".join(p.split()) for p in paragraphs
-                                                   if p.strip())
-    numbers: dict[str, int] = {}
-    for ref in list(document.element.body.iter(f"{_W}footnoteReference")):
-        note_id = ref.get(f"{_W}id", "")
-        if note_id not in notes:
-            continue
-        number = numbers.setdefault(note_id, len(numbers) + 1)
+        number = numbers.setdefault(key, len(numbers) + 1)
         mark = OxmlElement("w:t")
         mark.text = f"[{number}]"
         ref.addprevious(mark)
         ref.getparent().remove(ref)
-    return [f"[{n}] {notes[i]}" for i, n in numbers.items() if notes[i]]
+    return [f"[{n}] {notes[key]}" for key, n in numbers.items() if notes[key]]
+
+
+def _docx_notes(document: Any, reltype: str, kind: str) -> dict[tuple[str, str], str]:
+    """(kind, id) -> text of each note in the part of that relationship type."""
+    from lxml import etree
+
+    part = next((r.target_part for r in document.part.rels.values()
+                 if r.reltype == reltype and not r.is_external), None)
+    if part is None:
+        return {}
+    notes = {}
+    for note in etree.fromstring(part.blob).iter(f"{_W}{kind}"):
+        if note.get(f"{_W}type") in _NOTE_FURNITURE:
+            continue
+        paragraphs = ("".join(t.text or "" for t in p.iter(f"{_W}t"))
+                      for p in note.iter(f"{_W}p"))
+        notes[(kind, note.get(f"{_W}id", ""))] = " ".join(
+            " ".join(p.split()) for p in paragraphs if p.strip())
+    return notes
 
 
 def _docx_heading(document: Any) -> str | None:

@@ -149,6 +149,31 @@ def with_footnotes(src: Path, dest: Path) -> Path:
     return dest
 
 
+def test_docx_endnotes_are_numbered_with_the_footnotes(tmp_path: Path) -> None:
+    footnoted = with_footnotes(make_docx(tmp_path / "plain.docx"), tmp_path / "f.docx")
+    endnote = ('<w:endnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/'
+               'main"><w:endnote w:type="separator" w:id="-1"><w:p/></w:endnote>'
+               '<w:endnote w:id="1"><w:p><w:r><w:t>Declared by the Provisional Government.'
+               "</w:t></w:r></w:p></w:endnote></w:endnotes>")
+    both = rewrite_zip(footnoted, tmp_path / "both.docx", {
+        "word/document.xml": lambda xml: xml.replace(
+            "declared in March.</w:t></w:r>",
+            'declared in March.</w:t></w:r><w:r><w:endnoteReference w:id="1"/></w:r>'),
+        "word/_rels/document.xml.rels": lambda xml: xml.replace(
+            "</Relationships>", '<Relationship Id="rId98" Type="http://schemas.openxmlformats.'
+            'org/officeDocument/2006/relationships/endnotes" Target="endnotes.xml"/>'
+            "</Relationships>"),
+        "[Content_Types].xml": lambda xml: xml.replace(
+            "</Types>", '<Override PartName="/word/endnotes.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml"/></Types>'),
+    })
+    with zipfile.ZipFile(both, "a") as z:
+        z.writestr("word/endnotes.xml", endnote)
+    (doc,) = load_file(both)
+    assert "declared in March.[3]" in doc.text
+    assert doc.text.endswith("\n\n[3] Declared by the Provisional Government.")
+
+
 def test_docx_footnotes_are_marked_and_kept_after_the_text(tmp_path: Path) -> None:
     (doc,) = load_file(with_footnotes(make_docx(tmp_path / "plain.docx"),
                                       tmp_path / "Grain Notes.docx"))
