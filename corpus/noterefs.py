@@ -38,7 +38,10 @@ def mark_note_refs(html: str) -> str:
     import lxml.html
 
     try:
-        root = lxml.html.document_fromstring(html)
+        # Bytes, not str: lxml refuses a str that opens with an XML encoding declaration, as
+        # an EPUB's pages do.
+        root = lxml.html.document_fromstring(
+            html.encode("utf-8", "replace"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (lxml.etree.ParserError, ValueError):
         return html
     changed = False

@@ -43,6 +43,15 @@ def test_the_marker_stays_with_its_sentence(tmp_path: Path) -> None:
     assert "In early July 1917 armed soldiers filled the streets of Petrograd.[1]" in said
 
 
+def test_an_epub_page_with_its_xml_declaration() -> None:
+    """EPUB pages open with an XML declaration, which lxml refuses in a str."""
+    page = ('<?xml version="1.0" encoding="utf-8"?>\n<html xmlns:epub="http://www.idpf.org/'
+            '2007/ops"><body><p>Soldiers filled the streets of Petrograd.<a epub:type="noteref"'
+            ' href="#n1">1</a> The leaders hesitated for many long days that summer.</p>'
+            "</body></html>")
+    assert "Petrograd.[1] The leaders" in html_to_text(page)
+
+
 def test_a_page_without_notes_is_left_as_it_is() -> None:
     page = "<html><body><p>The soviets met <b>daily</b> in 1917.</p></body></html>"
     assert mark_note_refs(page) is page
