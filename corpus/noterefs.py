@@ -31,8 +31,9 @@ _PUNCTUATION = frozenset('.,;:!?)]”"’\'')
 def mark_note_refs(html: str) -> str:
     """`html` with each note reference replaced by "[label]" and back links removed; the
     page as given when it has none, or cannot be parsed."""
-    if "<sup" not in html.lower() and "noteref" not in html.lower() and not any(
-            b in html for b in _BACK_LINK):
+    lowered = html.lower()
+    if not any(k in lowered for k in ("<sup", "<sub", "noteref", "footnote", "endnote")) and (
+            not any(b in html for b in _BACK_LINK)):
         return html
     import lxml.etree
     import lxml.html
@@ -45,11 +46,14 @@ def mark_note_refs(html: str) -> str:
     except (lxml.etree.ParserError, ValueError):
         return html
     changed = False
+    labels: dict[str, str] = {}  # a note's id -> the label its reference shows
     for el in list(root.iter("sup", "sub", "a")):
         label = (el.text_content() or "").strip()
         if el.tag == "a" and label in _BACK_LINK and (el.get("href") or "").startswith("#"):
             _replace(el, "")
         elif el.tag != "sub" and _is_reference(el) and (m := _NOTE_LABEL.match(label)):
+            for a in el.iter("a"):
+                labels[(a.get("href") or "").lstrip("#")] = m.group(1)
             _replace(el, f"[{m.group(1)}]")
         elif el.tag in SCRIPTS and len(el) == 0 and label and all(
                 c in SCRIPT_CHARS for c in label):
@@ -59,6 +63,18 @@ def mark_note_refs(html: str) -> str:
         else:
             continue
         changed = True
+    for note in list(root.iter("aside")):
+        # An EPUB 3 footnote is an <aside>, which main-text extraction drops as a sidebar:
+        # the note's words would be lost. As a paragraph opening with its label, it reads as
+        # the readings' own notes do ("[1] Rabinowitch, ...").
+        kinds = f"{note.get(_EPUB_TYPE, '')} {note.get('epub:type', '')} {note.get('role', '')}"
+        if "footnote" in kinds or "endnote" in kinds:
+            note.tag = "div"
+            label = labels.get(note.get("id", ""))
+            if label is not None:
+                first = next((p for p in note.iter("p") if p.text_content().strip()), note)
+                first.text = f"[{label}] " + (first.text or "").lstrip()
+            changed = True
     return lxml.html.tostring(root, encoding="unicode") if changed else html
 
 

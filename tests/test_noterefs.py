@@ -52,6 +52,19 @@ def test_an_epub_page_with_its_xml_declaration() -> None:
     assert "Petrograd.[1] The leaders" in html_to_text(page)
 
 
+def test_an_epub_footnote_aside_is_kept_with_its_label() -> None:
+    """Main-text extraction drops an <aside>; an EPUB 3 footnote is one."""
+    page = ('<html xmlns:epub="http://www.idpf.org/2007/ops"><body><p>Soldiers filled the '
+            'streets of Petrograd.<a epub:type="noteref" href="#n1">1</a> The leaders '
+            "hesitated for many long days that summer.</p>"
+            '<aside epub:type="footnote" id="n1"><p>Rabinowitch, <i>Prelude to '
+            "Revolution</i>, p. 135.</p></aside>"
+            "<p>Lenin fled to Finland and Trotsky was arrested by the government.</p>"
+            "</body></html>")
+    text = html_to_text(page)
+    assert "\n\n[1] Rabinowitch, Prelude to Revolution, p. 135.\n\n" in text
+
+
 def test_a_page_without_notes_is_left_as_it_is() -> None:
     page = "<html><body><p>The soviets met <b>daily</b> in 1917.</p></body></html>"
     assert mark_note_refs(page) is page
