@@ -45,16 +45,21 @@ def test_for_models_spells_out_ligatures_and_drops_soft_hyphens(text: str, read:
     assert for_models(text) == read
 
 
-def test_a_ligature_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
+def _bm25_pipeline(tmp_path: Path, text: str) -> Pipeline:
+    """A BM25 pipeline over one reading holding `text`, refusing nothing."""
     corpus = tmp_path / "readings"
     corpus.mkdir()
-    text = ("The soviets gave power a new de\ufb01nition in the spring of that year.\n\n"
-            "The workers met every evening in the palace to decide what to do next.\n")
     (corpus / "notes.txt").write_text(text, encoding="utf-8")
     settings = Settings.load(env={}, model="hash", corpus=str(corpus),
                              data_dir=str(tmp_path / "data"), abstain_threshold=-1.0,
                              mode="bm25")
-    pipeline = Pipeline.open(settings, status=lambda _: None, progress=False)
+    return Pipeline.open(settings, status=lambda _: None, progress=False)
+
+
+def test_a_ligature_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
+    pipeline = _bm25_pipeline(tmp_path, (
+        "The soviets gave power a new de\ufb01nition in the spring of that year.\n\n"
+        "The workers met every evening in the palace to decide what to do next.\n"))
     (hit, *_) = pipeline.base_retriever("bm25").search("definition", 5)
     assert "de\ufb01nition" in hit.passage.text  # found by its letters, kept as written
     # A question pasted from the PDF, ligature and all, is read the same way.
@@ -64,16 +69,10 @@ def test_a_ligature_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
 
 
 def test_a_hyphenated_word_is_found_and_quoted_as_written(tmp_path: Path) -> None:
-    corpus = tmp_path / "readings"
-    corpus.mkdir()
-    text = ("The workers of the capital formed councils in the spring of that year, and the\n"
-            "councils soon claimed authority over the army and the railways. The revolu-\n"
-            "tionaries met every evening in the palace to decide what to do next.\n")
-    (corpus / "notes.txt").write_text(text, encoding="utf-8")
-    settings = Settings.load(env={}, model="hash", corpus=str(corpus),
-                             data_dir=str(tmp_path / "data"), abstain_threshold=-1.0,
-                             mode="bm25")
-    pipeline = Pipeline.open(settings, status=lambda _: None, progress=False)
+    pipeline = _bm25_pipeline(tmp_path, (
+        "The workers of the capital formed councils in the spring of that year, and the\n"
+        "councils soon claimed authority over the army and the railways. The revolu-\n"
+        "tionaries met every evening in the palace to decide what to do next.\n"))
     hits = pipeline.base_retriever("bm25").search("revolutionaries", 5)
     assert hits  # BM25 reads "revolutionaries", not "revolu" and "tionaries"
     answer = pipeline.ask("Where did the revolutionaries meet every evening?")

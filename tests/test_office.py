@@ -126,27 +126,38 @@ ration was half a pound of bread a day.</w:t></w:r></w:p></w:footnote>
 </w:footnotes>"""
 
 
-def with_footnotes(src: Path, dest: Path) -> Path:
-    """A copy of `make_docx`'s file with two footnotes: id 3 after "winter of 1917.", id 7
-    after "every bakery." (so the text refers to 3 first), the part, its relationship and
-    its content type added as Word writes them."""
-    ref = '<w:r><w:footnoteReference w:id="{}"/></w:r>'
-    edit = {
-        "word/document.xml": lambda xml: re.sub(
-            r"(every bakery\.</w:t></w:r>)", r"\1" + ref.format(7), re.sub(
-                r"(winter of 1917\.</w:t></w:r>)", r"\1" + ref.format(3), xml)),
+def with_notes(src: Path, dest: Path, kind: str, notes_xml: str, refs: dict[str, int]
+               ) -> Path:
+    """A copy of a DOCX with a footnotes or endnotes part (`kind` "footnote" or "endnote"),
+    its relationship and content type added as Word writes them, and a reference to note
+    `refs[text]` after each run ending in `text`."""
+    ref = f'<w:r><w:{kind}Reference w:id="{{}}"/></w:r>'
+
+    def document(xml: str) -> str:
+        for text, note_id in refs.items():
+            xml = xml.replace(f"{text}</w:t></w:r>", f"{text}</w:t></w:r>" + ref.format(note_id))
+        return xml
+
+    rewrite_zip(src, dest, {
+        "word/document.xml": document,
         "word/_rels/document.xml.rels": lambda xml: xml.replace(
-            "</Relationships>", '<Relationship Id="rId99" Type="http://schemas.openxmlformats.'
-            'org/officeDocument/2006/relationships/footnotes" Target="footnotes.xml"/>'
-            "</Relationships>"),
+            "</Relationships>", f'<Relationship Id="rId{kind}" Type="http://schemas.'
+            f'openxmlformats.org/officeDocument/2006/relationships/{kind}s" '
+            f'Target="{kind}s.xml"/></Relationships>'),
         "[Content_Types].xml": lambda xml: xml.replace(
-            "</Types>", '<Override PartName="/word/footnotes.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>'),
-    }
-    rewrite_zip(src, dest, edit)
+            "</Types>", f'<Override PartName="/word/{kind}s.xml" ContentType="application/'
+            f'vnd.openxmlformats-officedocument.wordprocessingml.{kind}s+xml"/></Types>'),
+    })
     with zipfile.ZipFile(dest, "a") as z:
-        z.writestr("word/footnotes.xml", _FOOTNOTES)
+        z.writestr(f"word/{kind}s.xml", notes_xml)
     return dest
+
+
+def with_footnotes(src: Path, dest: Path) -> Path:
+    """Two footnotes: id 3 after "winter of 1917.", id 7 after "every bakery." (so the text
+    refers to 3 first)."""
+    return with_notes(src, dest, "footnote", _FOOTNOTES,
+                      {"winter of 1917.": 3, "every bakery.": 7})
 
 
 def test_docx_endnotes_are_numbered_with_the_footnotes(tmp_path: Path) -> None:
@@ -155,20 +166,8 @@ def test_docx_endnotes_are_numbered_with_the_footnotes(tmp_path: Path) -> None:
                'main"><w:endnote w:type="separator" w:id="-1"><w:p/></w:endnote>'
                '<w:endnote w:id="1"><w:p><w:r><w:t>Declared by the Provisional Government.'
                "</w:t></w:r></w:p></w:endnote></w:endnotes>")
-    both = rewrite_zip(footnoted, tmp_path / "both.docx", {
-        "word/document.xml": lambda xml: xml.replace(
-            "declared in March.</w:t></w:r>",
-            'declared in March.</w:t></w:r><w:r><w:endnoteReference w:id="1"/></w:r>'),
-        "word/_rels/document.xml.rels": lambda xml: xml.replace(
-            "</Relationships>", '<Relationship Id="rId98" Type="http://schemas.openxmlformats.'
-            'org/officeDocument/2006/relationships/endnotes" Target="endnotes.xml"/>'
-            "</Relationships>"),
-        "[Content_Types].xml": lambda xml: xml.replace(
-            "</Types>", '<Override PartName="/word/endnotes.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml"/></Types>'),
-    })
-    with zipfile.ZipFile(both, "a") as z:
-        z.writestr("word/endnotes.xml", endnote)
+    both = with_notes(footnoted, tmp_path / "both.docx", "endnote", endnote,
+                      {"declared in March.": 1})
     (doc,) = load_file(both)
     assert "declared in March.[3]" in doc.text
     assert doc.text.endswith("\n\n[3] Declared by the Provisional Government.")
