@@ -128,6 +128,10 @@ class Settings:
     # The style of a source card's "Copy citation" (rag/cite.py): chicago-author-date, mla
     # (MLA 9) or apa (APA 7).
     citation_style: str = "chicago-author-date"
+    # Example questions the chat offers under its question box, separated by "|". Empty: the
+    # bundled readings' own examples when the corpus is the bundled one, and none for other
+    # readings, where questions about dual power would only be refused (ui/chat.py).
+    examples: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from corpus.document import Document
 from rag.pipeline import Pipeline
 from rag.settings import MODES, Settings
-from ui.chat import EXAMPLES, MODE_CHOICES, ChatApp, readings_list
+from ui.chat import EXAMPLES, MODE_CHOICES, ChatApp, example_questions, readings_list
 from ui.render import _quoted
 
 TINY = Path(__file__).parent / "data" / "tiny"
@@ -138,11 +138,39 @@ def test_one_reading_is_not_plural() -> None:
 JARGON = re.compile(r"\b(k|dense|vectors?|bm25|embeddings?|cosine|confidence)\b", re.I)
 
 
+# The tiny corpus is about bees, trains and a volcano: its examples are named in a setting.
+TINY_EXAMPLES = ("How do bees make honey?", "When did Mount Vesuvius erupt?")
+
+
 @pytest.fixture(scope="module")
 def chat(tmp_path_factory: pytest.TempPathFactory) -> ChatApp:
     settings = Settings.load(env={}, model="hash", corpus=str(TINY), reader="off",
-                             data_dir=str(tmp_path_factory.mktemp("rag-data")))
+                             data_dir=str(tmp_path_factory.mktemp("rag-data")),
+                             examples=" | ".join(TINY_EXAMPLES))
     return ChatApp(Pipeline.open(settings, status=lambda _: None, progress=False))
+
+
+def test_examples_belong_to_the_readings() -> None:
+    """The bundled readings' examples are offered over the bundled readings only: over an
+    instructor's own they would only be refused."""
+    assert example_questions(Settings.load(env={})) == EXAMPLES
+    assert example_questions(Settings.load(env={}, corpus=str(TINY))) == ()
+    assert example_questions(Settings.load(env={"RAG_EXAMPLES": "What is a bee? | |Why?"},
+                                           corpus=str(TINY))) == ("What is a bee?", "Why?")
+
+
+def test_no_examples_no_example_row(tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings = Settings.load(env={}, model="hash", corpus=str(TINY), reader="off",
+                             data_dir=str(tmp_path_factory.mktemp("rag-data")))
+    app = ChatApp(Pipeline.open(settings, status=lambda _: None, progress=False))
+    for embed in (False, True):
+        blocks = app.build(embed=embed)
+        assert not any(isinstance(b, gr.Button) and b.value in EXAMPLES
+                       for b in blocks.blocks.values())
+        assert all("cr-examples" not in (b.elem_classes or []) for b in blocks.blocks.values()
+                   if isinstance(b, gr.Row))
+        chatbot = next(b for b in blocks.blocks.values() if isinstance(b, gr.Chatbot))
+        assert not chatbot.examples
 
 
 def visible_text(blocks: gr.Blocks) -> list[str]:
@@ -176,7 +204,7 @@ def test_settings_keep_the_api_values() -> None:
 def test_full_page_has_example_buttons_and_the_readings(chat: ChatApp) -> None:
     blocks = chat.build(embed=False)
     buttons = [b.value for b in blocks.blocks.values() if isinstance(b, gr.Button)]
-    assert set(EXAMPLES) <= set(buttons)
+    assert set(TINY_EXAMPLES) <= set(buttons)
     assert any("cr-readings-box" in (b.elem_classes or []) for b in blocks.blocks.values()
                if isinstance(b, gr.HTML))
     readings = chat.readings()
@@ -194,9 +222,9 @@ def test_reading_titles_are_not_in_the_page_config(chat: ChatApp) -> None:
 def test_embed_keeps_examples_on_the_empty_chat_and_no_readings_list(chat: ChatApp) -> None:
     blocks = chat.build(embed=True)
     buttons = [b.value for b in blocks.blocks.values() if isinstance(b, gr.Button)]
-    assert not set(EXAMPLES) & set(buttons)
+    assert not set(TINY_EXAMPLES) & set(buttons)
     chatbot = next(b for b in blocks.blocks.values() if isinstance(b, gr.Chatbot))
-    assert [e["text"] for e in chatbot.examples or []] == list(EXAMPLES)
+    assert [e["text"] for e in chatbot.examples or []] == list(TINY_EXAMPLES)
     assert all("cr-readings" not in str(b.value) for b in blocks.blocks.values()
                if isinstance(b, gr.HTML))
 

@@ -21,10 +21,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from gradio.components.chatbot import Message, MessageDict  # noqa: E402
 
+from corpus.collection import DEFAULT_CORPUS_DIR  # noqa: E402
 from corpus.document import Document  # noqa: E402
 from rag.followup import MAX_HISTORY  # noqa: E402
 from rag.pipeline import Pipeline, QuestionError, validate_question  # noqa: E402
-from rag.settings import MAX_K, MODES  # noqa: E402
+from rag.settings import MAX_K, MODES, Settings  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
 from ui.render import (  # noqa: E402
     esc,
@@ -39,6 +40,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 CHAT_CSS = STATIC_DIR / "chat.css"
 CHAT_JS = STATIC_DIR / "chat.js"
 
+# The bundled readings' examples; other readings have none unless the `examples` setting
+# names some (`example_questions`).
 EXAMPLES = (
     "What does dvoevlastie translate to in English?",
     "What did Kalinin say about Lenin's April Theses?",
@@ -71,6 +74,16 @@ FOOTER = (
 PLACEHOLDER = ("<strong>Ask a question about the readings.</strong><br>"
                "Answers are quoted word for word, with numbered sources.")
 EXAMPLES_LABEL = "Try an example:"
+
+
+def example_questions(settings: Settings) -> tuple[str, ...]:
+    """The questions the chat offers as examples: the `examples` setting's, else the bundled
+    readings' own when they are the corpus, else none."""
+    named = tuple(q.strip() for q in settings.examples.split("|") if q.strip())
+    if named:
+        return named
+    bundled = Path(settings.corpus).expanduser().resolve() == DEFAULT_CORPUS_DIR
+    return EXAMPLES if bundled else ()
 
 
 def readings_list(documents: Mapping[str, Document], base: str) -> str:
@@ -144,6 +157,7 @@ class ChatApp:
         # might no longer point at the quoted words.
         corpus_hash = str(pipeline.index.manifest.get("corpus_hash", ""))
         self.state_secret = hashlib.sha256(f"cited-readings:{corpus_hash}".encode()).hexdigest()
+        self.examples = example_questions(pipeline.settings)
 
     # -- rendering ---------------------------------------------------------------------
 
@@ -251,7 +265,8 @@ class ChatApp:
                 placeholder=PLACEHOLDER,
                 # The full page has example buttons under the box, which stay after the first
                 # question; the embed, short on room, shows them only on the empty chat.
-                examples=[{"text": q} for q in EXAMPLES] if embed else None,
+                examples=[{"text": q} for q in self.examples] if embed and self.examples
+                else None,
                 feedback_options=("Like", "Dislike") if self.feedback else None,
                 # Our HTML is escaped server-side; keep the sanitiser on as a second guard,
                 # and let no custom tags through it.
@@ -271,12 +286,12 @@ class ChatApp:
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=72,
                                  elem_id="cr-send")
             examples: list[gr.Button] = []
-            if not embed:
+            if not embed and self.examples:
                 with gr.Row(elem_classes=["cr-examples"]):
                     gr.HTML(f'<p class="cr-examples-label">{esc(EXAMPLES_LABEL)}</p>',
                             padding=False, container=False, elem_classes=["cr-examples-head"])
                     examples = [gr.Button(q, size="sm", variant="secondary", scale=0,
-                                          elem_classes=["cr-example"]) for q in EXAMPLES]
+                                          elem_classes=["cr-example"]) for q in self.examples]
             with gr.Accordion("Settings", open=False, visible=not embed,
                               elem_classes=["cr-settings"]):
                 mode = gr.Radio(MODE_CHOICES, value=self.pipeline.settings.mode,
