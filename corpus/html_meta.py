@@ -169,14 +169,22 @@ def _canonical(root: Any) -> str | None:
     return None
 
 
-def read_html_meta(html: str) -> HtmlMeta:
-    """The page's declared title, author, date, publisher and url (None where undeclared)."""
+def parse_html(html: str) -> Any | None:
+    """The page's element tree (comments left out), or None when lxml cannot parse it."""
     try:
-        # Bytes, not str: lxml refuses a str that carries an XML encoding declaration.
-        root = lxml.html.document_fromstring(
+        # Bytes, not str: lxml refuses a str that carries an XML encoding declaration, as an
+        # EPUB's pages do.
+        return lxml.html.document_fromstring(
             html.encode("utf-8", "replace"),
             parser=lxml.html.HTMLParser(encoding="utf-8", remove_comments=True))
     except (lxml.etree.ParserError, ValueError):
+        return None
+
+
+def read_html_meta(html: str) -> HtmlMeta:
+    """The page's declared title, author, date, publisher and url (None where undeclared)."""
+    root = parse_html(html)
+    if root is None:
         return HtmlMeta()
     tags = _meta_tags(root)
     ld = _json_ld(root)

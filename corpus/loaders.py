@@ -39,7 +39,6 @@ def slugify(name: str) -> str:
 
 def normalise_text(text: str) -> str:
     """Trim outer blank space and unify line ends; citations index into the result."""
-    # Line ends are unified as text-mode reading would.
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from corpus.html_meta import parse_html
+
 # What a note reference shows: a number, a letter or a symbol, perhaps in brackets.
 _NOTE_LABEL = re.compile(r"^\[?\(?([0-9]{1,3}|[a-z]|[*†‡§¶])\)?\]?$")
 _BACK_LINK = frozenset({"↩", "↩︎", "↑", "^"})
@@ -35,15 +37,10 @@ def mark_note_refs(html: str) -> str:
     if not any(k in lowered for k in ("<sup", "<sub", "noteref", "footnote", "endnote")) and (
             not any(b in html for b in _BACK_LINK)):
         return html
-    import lxml.etree
     import lxml.html
 
-    try:
-        # Bytes, not str: lxml refuses a str that opens with an XML encoding declaration, as
-        # an EPUB's pages do.
-        root = lxml.html.document_fromstring(
-            html.encode("utf-8", "replace"), parser=lxml.html.HTMLParser(encoding="utf-8"))
-    except (lxml.etree.ParserError, ValueError):
+    root = parse_html(html)
+    if root is None:
         return html
     changed = False
     labels: dict[str, str] = {}  # a note's id -> the label its reference shows
@@ -67,7 +64,7 @@ def mark_note_refs(html: str) -> str:
         # An EPUB 3 footnote is an <aside>, which main-text extraction drops as a sidebar:
         # the note's words would be lost. As a paragraph opening with its label, it reads as
         # the readings' own notes do ("[1] Rabinowitch, ...").
-        kinds = f"{note.get(_EPUB_TYPE, '')} {note.get('epub:type', '')} {note.get('role', '')}"
+        kinds = _kinds(note)
         if "footnote" in kinds or "endnote" in kinds:
             note.tag = "div"
             label = labels.get(note.get("id", ""))
@@ -85,8 +82,7 @@ def _is_reference(el: Any) -> bool:
     (`after_note_mark`). Not one after a number or a letter or two: "m²", "10⁶"."""
     parent = el.getparent()
     if el.tag == "a":
-        kinds = f"{el.get(_EPUB_TYPE, '')} {el.get('epub:type', '')} {el.get('role', '')}"
-        return "noteref" in kinds or (parent is not None and parent.tag == "sup")
+        return "noteref" in _kinds(el) or (parent is not None and parent.tag == "sup")
     if parent is not None and parent.tag == "a":
         return False  # the link around it decides
     if any((a.get("href") or "").startswith("#") for a in el.iter("a")):
@@ -94,6 +90,12 @@ def _is_reference(el: Any) -> bool:
     if _NOTE_NAME.search(f"{el.get('class', '')} {el.get('id', '')}"):
         return True
     return after_note_mark(_text_before(el))
+
+
+def _kinds(el: Any) -> str:
+    """What an element says it is: its EPUB type (namespaced, or as an HTML parser reads
+    `epub:type`) and its ARIA role ("noteref", "footnote", "doc-endnote")."""
+    return f"{el.get(_EPUB_TYPE, '')} {el.get('epub:type', '')} {el.get('role', '')}"
 
 
 def after_note_mark(text_before: str) -> bool:

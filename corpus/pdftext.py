@@ -56,12 +56,11 @@ def page_text(page: Any) -> str:
     for run in runs:
         if "\n" in run.text:
             before = None
-        elif before is not None and (kind := _script(run, before)) is not None:
+        elif (before is not None and (m := _NUMBER.match(run.text))
+              and (kind := _script(run, before)) is not None):
             # pypdf may put a space before the number where the gap looks like one; a
             # superscript sits against what it marks ("Petrograd.[1]", not "Petrograd. [1]",
             # which would open the next sentence).
-            m = _NUMBER.match(run.text)
-            assert m is not None
             out.append(_written(m.group(2), kind, "".join(out)) + m.group(3))
             continue
         elif run.text.strip():
@@ -71,8 +70,8 @@ def page_text(page: Any) -> str:
 
 
 def _script(run: _Run, before: _Run) -> str | None:
-    """"sup" or "sub" for a small digit run beside `before` on its line, else None."""
-    if not _NUMBER.match(run.text) or before.size <= 0:
+    """"sup" or "sub" for a (digit) run set small beside `before` on its line, else None."""
+    if before.size <= 0:
         return None
     if run.size > SMALLER * before.size:
         return None
