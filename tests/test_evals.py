@@ -79,6 +79,19 @@ def test_shipped_eval_set_meets_the_issue() -> None:
     assert any("comment" in i.tags for i in items)
 
 
+def test_dev_set_is_checked_against_the_readings_and_apart_from_the_eval_sets() -> None:
+    """The dev set may be tuned on; a question shared with an eval set would leak into it."""
+    from corpus.collection import DEFAULT_CORPUS_DIR, load_corpus
+
+    evals = Path(__file__).resolve().parents[1] / "evals"
+    docs = {d.id: d.text for d in load_corpus(DEFAULT_CORPUS_DIR).documents}
+    dev = load_eval_set(evals / "dev_set.jsonl", docs)
+    assert sum(not i.answerable for i in dev) >= 20 and sum(i.answerable for i in dev) >= 20
+    held = {normalise(i.question)[0] for f in ("eval_set.jsonl", "holdout.jsonl")
+            for i in load_eval_set(evals / f)}
+    assert not held & {normalise(i.question)[0] for i in dev}
+
+
 def _outcome(answerable: bool, abstained: bool, overlap: float = 0.0) -> Outcome:
     item = EvalItem("q", "?", ("a",) if answerable else (), "council" if answerable else None)
     return Outcome(item, (), (), frozenset(), None, None, overlap, abstained, 0.0, 1.0, {})
