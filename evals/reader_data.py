@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,8 @@ class SquadQuestion:
     # sentences holding a "plausible" (wrong) answer, the hardest lookalikes there are.
     answer_sentences: frozenset[int]
     impossible: bool
+    # Character spans of the gold answers in `context` (none for an impossible question).
+    answers: tuple[tuple[int, int], ...] = ()
 
 
 def file_sha256(path: Path) -> str:
@@ -87,9 +90,12 @@ def load_squad(path: Path) -> list[SquadQuestion]:
                 answers = qa.get("plausible_answers", []) if impossible else qa["answers"]
                 idx = {_sentence_of(spans, a["answer_start"]) for a in answers}
                 idx.discard(None)
+                gold = () if impossible else tuple(sorted(
+                    {(a["answer_start"], a["answer_start"] + len(a["text"]))
+                     for a in answers}))
                 out.append(SquadQuestion(qa["id"], article["title"], qa["question"], ctx,
                                          spans, frozenset(i for i in idx if i is not None),
-                                         impossible))
+                                         impossible, gold))
     return out
 
 
@@ -126,6 +132,63 @@ def squad_pairs(questions: Iterable[SquadQuestion], rng: random.Random,
                             "squad-impossible" if q.impossible else "squad-neg"))
         for text in (mined or {}).get(q.id, []):
             out.append(Pair(q.question, text, 0.0, "squad-mined"))
+    return out
+
+
+# Words a cut leaves dangling before the words it removes ("born in ___ in 1879").
+_DANGLING = re.compile(r"(?:\b(?:in|on|at|by|of|from|to|for|with|during|about|as|than|"
+                       r"since|until|into|the|a|an)\s+)+$", re.IGNORECASE)
+
+
+def without_span(text: str, start: int, end: int) -> str:
+    """`text` with [start, end) cut out, with the function words left dangling before it
+    and the space or comma left doubled after it."""
+    before = _DANGLING.sub("", text[:start]).rstrip()
+    after = text[end:].lstrip()
+    if after[:1] in {",", ";", ".", ":", ")"}:
+        if not before or before[-1:] in ",;(:":
+            after = after[1:].lstrip()
+        else:
+            return before + after
+    return f"{before} {after}" if before and after else before or after
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"\w[\w'’-]*", text)]
+
+
+def answer_cut_pairs(questions: Iterable[SquadQuestion], rng: random.Random) -> list[Pair]:
+    """Pairs that teach the reader to look for the answer, not the topic. For an answerable
+    question, its answer sentence with the answer cut out is a negative: on topic, with the
+    question's words, and no answer (the lookalike of a near-topic question the readings
+    cannot answer). So that a cut alone is no tell, the same sentence with as many other
+    words cut, the answer kept, is a positive."""
+    out = []
+    for q in questions:
+        if q.impossible or not q.answers:
+            continue
+        a0, a1 = q.answers[0]
+        i = _sentence_of(q.sentences, a0)
+        if i is None:
+            continue
+        s0, s1 = q.sentences[i]
+        if a1 > s1:
+            continue
+        sent = q.context[s0:s1]
+        a0, a1 = a0 - s0, a1 - s0
+        cut = without_span(sent, a0, a1)
+        if len(cut.split()) < 4:
+            continue
+        words = _word_spans(sent)
+        n = max(1, min(4, sum(1 for w in words if a0 <= w[0] < a1)))
+        starts = [k for k in range(len(words) - n + 1)
+                  if words[k + n - 1][1] <= a0 or words[k][0] >= a1]
+        if not starts:
+            continue
+        k = rng.choice(starts)
+        kept = without_span(sent, words[k][0], words[k + n - 1][1])
+        out.append(Pair(q.question, cut, 0.0, "squad-answer-cut"))
+        out.append(Pair(q.question, kept, 1.0, "squad-other-cut"))
     return out
 
 

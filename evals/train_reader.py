@@ -30,6 +30,7 @@ import numpy as np
 from evals.reader_data import (
     Pair,
     SquadQuestion,
+    answer_cut_pairs,
     file_sha256,
     load_squad,
     scifact_pairs,
@@ -232,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
                          "(a seeded sample; 0: none)")
     ap.add_argument("--retrieval-negatives", type=int, default=3,
                     help="best-ranked wrong candidates kept per question")
+    # A near-topic question the readings cannot answer meets sentences with its own words
+    # and no answer; SQuAD 2.0 has few such pairs (its plausible answers), these add one per
+    # answerable question, with a control (`evals.reader_data.answer_cut_pairs`).
+    ap.add_argument("--answer-cuts", type=int, default=0,
+                    help="reader-share questions whose answer sentence, answer cut out, "
+                         "becomes a negative, beside a control positive (a seeded sample; "
+                         "0: none)")
     ap.add_argument("--report-sample", type=int, default=400,
                     help="questions per part for the held-out report (seeded; 0: all)")
     # SQuAD v1.1 dev has 13 articles that v2.0 dev lacks (48 against 35): never combiner or
@@ -270,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         rng.shuffle(pairs)
         if args.max_pairs:
             pairs = pairs[:args.max_pairs]
+        if args.answer_cuts:
+            pairs += answer_cut_pairs(sample(part["reader"], args.answer_cuts, SEED), rng)
         if args.retrieval_questions:
             # Only the reader's own articles are indexed: held-out text never shows up,
             # not even as a negative.
