@@ -79,55 +79,78 @@ def _fold_ids(ans: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarr
     return fold_of
 
 
+def _held_out_figures(refused: np.ndarray, sure: np.ndarray, ans: np.ndarray,
+                      ok: np.ndarray | None) -> dict[str, float]:
+    """Abstention and sure/tentative precision of held-out decisions, summed over repeats:
+    `refused[r, i]` and `sure[r, i]` are question i's decisions in repeat r."""
+    out = {"cv_abstain_recall": float(refused[:, ~ans].mean()) if (~ans).any() else 1.0,
+           "cv_false_abstain_rate": float(refused[:, ans].mean()) if ans.any() else 0.0}
+    if ok is not None:
+        unsure = ~refused & ~sure
+        right = np.broadcast_to(ok, sure.shape)
+        sure_n, unsure_n = int(sure.sum()), int(unsure.sum())
+        out |= {
+            "cv_confident_precision": float(right[sure].sum()) / sure_n if sure_n else 1.0,
+            "cv_tentative_precision": (float(right[unsure].sum()) / unsure_n
+                                       if unsure_n else 1.0),
+            "cv_tentative_share": unsure_n / max(1, sure_n + unsure_n),
+        }
+    return out
+
+
 def cross_validate(confidence: Sequence[float], answerable: Sequence[bool], folds: int = 5,
                    repeats: int = 10, seed: int = 0,
-                   correct: Sequence[bool] | None = None) -> dict[str, Any]:
+                   correct: Sequence[bool] | None = None,
+                   groups: Sequence[str] | None = None,
+                   abstain_fit: Sequence[bool] | None = None) -> dict[str, Any]:
     """Repeated stratified k-fold: fit on k-1 folds, score abstention on the held-out fold.
     With `correct` (each question's answer was right), the confident threshold is fitted in
     the same folds, above each fold's abstention threshold, and its held-out answers scored:
-    how often those shown as sure, and those shown as tentative, were right."""
+    how often those shown as sure, and those shown as tentative, were right. With `groups`
+    (the set each question came from, when several are pooled), the held-out figures are
+    also given for each set, under "by_set": pooling a set of one kind of question must not
+    hide that the thresholds serve another kind badly. With `abstain_fit`, the abstention
+    threshold is fitted on the marked questions only (the confident one on all)."""
     conf = np.asarray(confidence, dtype=float)
     ans = np.asarray(answerable, dtype=bool)
     ok = np.asarray(correct, dtype=bool) if correct is not None else None
+    names = np.asarray(groups) if groups is not None else None
+    fit_on = (np.asarray(abstain_fit, dtype=bool) if abstain_fit is not None
+              else np.ones(len(conf), dtype=bool))
     rng = np.random.default_rng(seed)
-    recalls, fars, thresholds, sure_thresholds = [], [], [], []
-    sure_right = sure_n = unsure_right = unsure_n = 0
-    for _ in range(repeats):
+    thresholds, sure_thresholds = [], []
+    refused = np.zeros((repeats, len(conf)), dtype=bool)
+    sure = np.zeros((repeats, len(conf)), dtype=bool)
+    for r in range(repeats):
         fold_of = _fold_ids(ans, folds, rng)
-        refused = np.zeros(len(conf), dtype=bool)
         for f in range(folds):
             train, test = fold_of != f, fold_of == f
-            t = fit_threshold(conf[train], ans[train])
+            t = fit_threshold(conf[train & fit_on], ans[train & fit_on])
             thresholds.append(t)
-            refused[test] = conf[test] < t
+            refused[r, test] = conf[test] < t
             if ok is not None:
                 sure_t = fit_confident_threshold(conf[train], ok[train], t)
                 sure_thresholds.append(sure_t)
-                answered = test & (conf >= t)
-                sure = answered & (conf >= sure_t)
-                unsure = answered & ~sure
-                sure_right += int(ok[sure].sum())
-                sure_n += int(sure.sum())
-                unsure_right += int(ok[unsure].sum())
-                unsure_n += int(unsure.sum())
-        recalls.append(refused[~ans].mean() if (~ans).any() else 1.0)
-        fars.append(refused[ans].mean() if ans.any() else 0.0)
-    out = {
+                sure[r, test] = (conf[test] >= t) & (conf[test] >= sure_t)
+    out: dict[str, Any] = {
         "folds": folds, "repeats": repeats, "seed": seed,
-        "cv_abstain_recall": float(np.mean(recalls)),
-        "cv_false_abstain_rate": float(np.mean(fars)),
+        **_held_out_figures(refused, sure, ans, ok),
         "fold_thresholds_median": float(np.median(thresholds)),
         "fold_thresholds_range": [float(np.min(thresholds)), float(np.max(thresholds))],
     }
     if ok is not None:
         out |= {
-            "cv_confident_precision": sure_right / sure_n if sure_n else 1.0,
-            "cv_tentative_precision": unsure_right / unsure_n if unsure_n else 1.0,
-            "cv_tentative_share": unsure_n / max(1, sure_n + unsure_n),
             "fold_confident_thresholds_median": float(np.median(sure_thresholds)),
             "fold_confident_thresholds_range": [float(np.min(sure_thresholds)),
                                                 float(np.max(sure_thresholds))],
         }
+    if names is not None:
+        out["by_set"] = {
+            str(g): {"n_questions": int((names == g).sum()),
+                     **_held_out_figures(refused[:, names == g], sure[:, names == g],
+                                         ans[names == g],
+                                         ok[names == g] if ok is not None else None)}
+            for g in dict.fromkeys(names.tolist())}
     return out
 
 

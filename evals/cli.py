@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from evals.against import compare_reports, format_comparison, load_report
 from evals.calibration import (
     cross_validate,
@@ -15,7 +17,14 @@ from evals.calibration import (
     write_calibration,
 )
 from evals.compare import differing_questions, significance
-from evals.evalset import DEFAULT_EVAL_SET, DEFAULT_FOLLOWUPS, load_eval_set, tags_of
+from evals.evalset import (
+    DEFAULT_DEV_SET,
+    DEFAULT_EVAL_SET,
+    DEFAULT_FOLLOWUPS,
+    EvalItem,
+    load_eval_set,
+    tags_of,
+)
 from evals.followups import format_followups, run_followups
 from evals.report import build_report, format_table, format_tags, write_json
 from evals.risk_coverage import format_table as format_risk_coverage
@@ -43,7 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         items = items[:args.limit]
     _status(f"{len(items)} questions from {eval_path} ({tags_of(items)})")
     if args.calibrate:
-        return _calibrate(args, pipeline, items, eval_path)
+        return _calibrate(args, pipeline, items, eval_path, documents)
     against = getattr(args, "against", None)
     if against and args.compare:
         raise ValueError("--against compares one mode with a saved report; drop --compare")
@@ -143,11 +152,34 @@ def _plot(args: argparse.Namespace, by_mode: dict[str, list[Outcome]]) -> None:
         _status(f"risk-coverage plot: {target}")
 
 
-def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
-               eval_path: Path) -> int:
-    """Fit the abstention threshold by cross-validation and store it in rag/calibration.json."""
+def _calibration_sets(args: argparse.Namespace) -> list[Path]:
+    """The question sets pooled with the eval set when calibrating: --calibrate-with FILE
+    (repeatable), else the shipped dev set along with the shipped eval set. The eval set
+    alone asks few questions of the kind that fools the scores most, near-topic ones about
+    the readings' own people and events; fitted on it, answers shown as sure were right
+    half of the time on the dev set (evals/BENCHMARKS.md, "Fourteenth session")."""
+    # getattr: the option is declared in ui/cli.py.
+    if (given := getattr(args, "calibrate_with", None)) is not None:
+        return [Path(p) for p in given if p != "none"]
+    return [DEFAULT_DEV_SET] if not args.eval_set and DEFAULT_DEV_SET.exists() else []
+
+
+def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list[EvalItem],
+               eval_path: Path, documents: dict[str, str]) -> int:
+    """Fit the abstention and confident thresholds by cross-validation and store them in
+    rag/calibration.json."""
     mode = pipeline.settings.mode
-    outcomes = run_items(pipeline, items, mode)
+    sets = {eval_path.name: items}
+    for path in _calibration_sets(args):
+        extra = load_eval_set(path, documents)
+        _status(f"pooled with {len(extra)} questions from {path} ({tags_of(extra)})")
+        # Named by the file, or by its whole path when another set has that name.
+        sets[path.name if path.name not in sets else str(path)] = extra
+    pooled = [item for extra in sets.values() for item in extra]
+    if len({item.id for item in pooled}) < len(pooled):
+        raise ValueError("the pooled question sets share question ids; give each set its own")
+    outcomes = run_items(pipeline, pooled, mode)
+    groups = [name for name, extra in sets.items() for _ in extra]
     # A question refused by an evidence check is refused whatever the threshold: it counts
     # against the false-refusal budget (if answerable) like the lowest possible score.
     conf = [-1.0 if o.response.get("abstain_reason") else o.confidence for o in outcomes]
@@ -156,15 +188,26 @@ def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
     # question's answer is never right). Scored at the run's own threshold: a question
     # refused there counts as not right, which only matters below any confident threshold.
     correct = [o.answer_hit for o in outcomes]
-    cv = cross_validate(conf, ans, correct=correct)
-    import numpy as np
+    # The abstention threshold is fitted on the eval set alone: its 152 answerable questions
+    # of every kind say which of them a threshold refuses better than pooling them with the
+    # dev set's 25 paraphrases (which all scored high, so that pooled, the 4% budget let one
+    # more eval-set question be refused). The confident threshold is fitted on every set:
+    # it is about how often answers are right, and the eval set has few of the near-topic
+    # questions that are answered wrongly (evals/BENCHMARKS.md, "Fourteenth session").
+    primary = [g == eval_path.name for g in groups]
+    cv = cross_validate(conf, ans, correct=correct,
+                        groups=groups if len(sets) > 1 else None, abstain_fit=primary)
 
-    threshold = fit_threshold(np.asarray(conf), np.asarray(ans))
+    first = np.asarray(primary)
+    threshold = fit_threshold(np.asarray(conf)[first], np.asarray(ans)[first])
     confident = fit_confident_threshold(np.asarray(conf), np.asarray(correct), threshold)
     out = Path(args.out) if args.out else model_variant(CALIBRATION_FILE,
                                                         pipeline.settings.model)
     write_calibration(out, threshold, cv, {
-        "eval_set": eval_path.name, "n_questions": len(items),
+        "eval_set": eval_path.name, "n_questions": len(pooled),
+        "question_sets": {name: len(extra) for name, extra in sets.items()},
+        "abstain_threshold_fitted_on": [eval_path.name],
+        "confident_threshold_fitted_on": list(sets),
         "n_unanswerable": sum(not a for a in ans), "mode": mode,
         "settings_used": pipeline.settings.public(),
         "corpus_hash": pipeline.index.manifest.get("corpus_hash"),
@@ -177,4 +220,10 @@ def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list,
           f"right {cv['cv_confident_precision']:.3f}, tentative ones right "
           f"{cv['cv_tentative_precision']:.3f}, {cv['cv_tentative_share']:.1%} of answers "
           "tentative")
+    for name, figures in cv.get("by_set", {}).items():
+        print(f"  {name} ({figures['n_questions']} questions): abstain_recall "
+              f"{figures['cv_abstain_recall']:.3f}, false_abstain_rate "
+              f"{figures['cv_false_abstain_rate']:.3f}, sure right "
+              f"{figures['cv_confident_precision']:.3f}, "
+              f"{figures['cv_tentative_share']:.1%} tentative")
     return 0

@@ -10,6 +10,8 @@ from pathlib import Path
 from evals.jsonl import at, read_jsonl
 
 DEFAULT_EVAL_SET = Path(__file__).resolve().parent / "eval_set.jsonl"
+# Questions to decide changes on and to calibrate with, never to report (README, "Evals").
+DEFAULT_DEV_SET = Path(__file__).resolve().parent / "dev_set.jsonl"
 # Two-turn cases: each item's `history` holds the earlier question(s) of its conversation.
 DEFAULT_FOLLOWUPS = Path(__file__).resolve().parent / "followups.jsonl"
 

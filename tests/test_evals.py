@@ -206,6 +206,36 @@ def test_confident_threshold_splits_sure_answers_from_coin_flips() -> None:
     assert fit_confident_threshold(conf, np.zeros(400, dtype=bool), 0.05) > conf.max()
 
 
+def test_pooled_sets_are_reported_apart_and_abstention_fits_on_the_marked_ones() -> None:
+    rng = np.random.default_rng(3)
+    # Set "a": answerable questions score high, unanswerable ones low. Set "b": its
+    # unanswerable questions score as high as answers (near-topic ones) and all its
+    # answerable ones score higher still.
+    conf = np.concatenate([rng.normal(0.6, 0.1, 150), rng.normal(0.1, 0.03, 30),
+                           rng.normal(0.9, 0.02, 30), rng.normal(0.6, 0.1, 30)])
+    ans = np.array([True] * 150 + [False] * 30 + [True] * 30 + [False] * 30)
+    ok = ans.copy()
+    groups = ["a"] * 180 + ["b"] * 60
+    alone = cross_validate(conf[:180], ans[:180], correct=ok[:180], repeats=2)
+    cv = cross_validate(conf, ans, correct=ok, repeats=2, groups=groups,
+                        abstain_fit=[g == "a" for g in groups])
+    by_set = cv["by_set"]
+    assert by_set["a"]["n_questions"] == 180 and by_set["b"]["n_questions"] == 60
+    # "a" alone fits the same abstention threshold: its own figures do not move ...
+    assert by_set["a"]["cv_abstain_recall"] == pytest.approx(alone["cv_abstain_recall"],
+                                                             abs=0.05)
+    assert by_set["a"]["cv_false_abstain_rate"] <= 0.06
+    # ... and "b"'s near-topic questions, which no threshold on "a" refuses, show apart.
+    assert by_set["b"]["cv_abstain_recall"] < 0.5
+    # The pooled figures weigh both sets.
+    n_unans = 60
+    assert cv["cv_abstain_recall"] == pytest.approx(
+        (by_set["a"]["cv_abstain_recall"] * 30 + by_set["b"]["cv_abstain_recall"] * 30)
+        / n_unans)
+    # Without groups there is no breakdown, and the default fits abstention on all.
+    assert "by_set" not in cross_validate(conf, ans, correct=ok, repeats=1)
+
+
 def test_tentative_metrics_split_the_answers() -> None:
     from dataclasses import replace
 

@@ -170,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the questions that changed")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the abstention threshold by cross-validation and store it")
+    p.add_argument("--calibrate-with", action="append", metavar="FILE",
+                   help="with --calibrate: also fit on this question set (repeatable; "
+                        "default: the shipped dev set, with the shipped eval set; "
+                        "'none' for the eval set alone)")
     p.add_argument("--beir", metavar="DIR", help="score a BEIR-format benchmark folder")
     p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
     p.add_argument("--limit", type=int, help="only the first N questions (quick runs)")
