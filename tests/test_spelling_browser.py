@@ -38,7 +38,7 @@ def test_a_misspelt_name_is_read_as_spelt_and_thanks_is_not_a_question(page: Any
 
 
 def test_a_tentative_answer_says_so_and_a_sure_one_does_not(page: Any) -> None:
-    # Scored 0.64 and 0.06 by the shipped reader and combiner (confident_threshold 0.12).
+    # Scored 0.64 and 0.06 by the shipped reader and combiner (confident_threshold 0.24).
     sure = _ask(page, "Who was in the Provisional Government?")
     assert sure.locator(".cr-quote").count() >= 1
     assert sure.locator(".cr-tentative").count() == 0
