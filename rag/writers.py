@@ -50,7 +50,8 @@ _LEADING_THE = re.compile(r"^the\s+", re.I)
 _QUESTIONS = re.compile(r"(?<=\?)\s+")
 # Words of three letters or more: the parts of a name or a role worth matching.
 NAME_WORD = re.compile(r"[^\W\d_]{3,}")
-# Words that ask what a writer says without asking about what.
+# Words that ask what a writer says without asking about what, or how they take another's
+# words ("What do the comments criticise?", "Do any commenters disagree with Lih?").
 _SAYING = frozenset("""
 say says said saying argue argues argued arguing argument arguments write writes wrote
 written think thinks thought thoughts claim claims claimed believe believes believed view
@@ -58,7 +59,15 @@ views point points position positions opinion opinions main key central comment 
 commented mean means meant suggest suggests suggested propose proposes proposed article
 articles essay essays text texts piece talk reading readings post posts thesis tell tells
 told make made case whole overall message idea ideas
+criticise criticises criticised criticize criticizes criticized criticism criticisms
+critique critiques disagree disagrees disagreed disagreement agree agrees agreed object
+objects objected objection objections complain complains complained complaint complaints
+reply replies replied respond responds responded response responses react reacts reacted
+reaction reactions
 """.split())
+# Words that ask for nothing more ("What do the comments criticise about the article?",
+# "Do any commenters disagree?"), missing from the stopword list.
+_FILLER = frozenset({"about", "any", "anything"})
 # Question words that ask something other than what a writer says.
 _NOT_WHAT = frozenset({"who", "whom", "whose", "when", "where", "why"})
 
@@ -236,7 +245,7 @@ class Writers:
         if not named or not _SAYING.intersection(words) or _NOT_WHAT.intersection(words):
             return False
         named_words = {w.lower() for n in named.said for w in NAME_WORD.findall(n)}
-        return all(w in named_words or w in _SAYING or w in stopwords()
+        return all(w in named_words or w in _SAYING or w in _FILLER or w in stopwords()
                    or any(asks_about_role({w}, r) for r in self._by_role) for w in words)
 
     def _named_in(self, question: str, pattern: re.Pattern[str]) -> Named:

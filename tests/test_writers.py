@@ -203,6 +203,11 @@ def test_asking_about_comments_without_a_writer_takes_in_every_comment() -> None
     ("What is Wayne Price's argument?", True),
     ("What does the Red Pepper article argue?", True),
     ("What did the commenters think?", True),
+    ("What do the comments criticise about the article?", True),
+    ("Did the commenters disagree with Wayne Price?", True),
+    ("What was Felipe Stuart's response?", True),
+    ("Do any commenters disagree with Lih?", True),
+    ("What did Kvidal criticise about the councils?", False),  # asks about something
     ("What did Kvidal say about the councils?", False),   # asks about something
     ("What did the councils do?", False),                 # names no writer
     ("What does Lih say about vlast? And Price?", False),  # the follow-up keeps "vlast"
