@@ -44,6 +44,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from evals.beir import run_beir
 
         return run_beir(args, settings)
+    if getattr(args, "calibrate_with", None) and not args.calibrate:
+        raise ValueError("--calibrate-with only goes with --calibrate")
     eval_path = Path(args.eval_set) if args.eval_set else DEFAULT_EVAL_SET
     pipeline = Pipeline.open(settings, status=_status)
     documents = {d.id: d.text for d in pipeline.documents.values()}

@@ -69,3 +69,7 @@ def test_calibrating_on_pooled_sets_reports_each(tiny_corpus: Path, tmp_path: Pa
     err = capsys.readouterr().err
     assert "share question ids" in err and "Traceback" not in err
     assert not out.exists()
+
+    # Without --calibrate it would be ignored: say so instead.
+    assert main(["eval", *common, "--calibrate-with", str(first)]) == 2
+    assert "only goes with --calibrate" in capsys.readouterr().err
