@@ -10,6 +10,16 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 
 TINY = Path(__file__).parent / "data" / "tiny"
+# Three eval-set rows on the tiny corpus: two answerable, one not.
+TINY_EVAL_ROWS: list[dict[str, Any]] = [
+    {"id": "b1", "question": "How do bees make honey?", "expected_sources": ["bees"],
+     "expected_quote": "Honey bees collect nectar from flowers"},
+    {"id": "v1", "question": "What buried Pompeii?", "expected_sources": ["volcano"],
+     "expected_quote": "buried the Roman town of Pompeii under ash"},
+    {"id": "u1", "question": "What is the capital of Peru?", "expected_sources": [],
+     "expected_quote": None},
+]
+
 
 
 def tiny_pipeline(data_dir: Path, **overrides: Any) -> Pipeline:

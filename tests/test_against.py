@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_helpers import TINY_EVAL_ROWS
 
 from evals.against import ReportError, compare_reports, load_report, mcnemar
 from ui.cli import main
@@ -71,14 +72,7 @@ def test_reports_that_cannot_be_compared(tmp_path: Path) -> None:
 def test_cli_compares_a_run_with_a_saved_report(tiny_corpus: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     eval_set = tmp_path / "set.jsonl"
-    eval_set.write_text("\n".join(json.dumps(r) for r in [
-        {"id": "b1", "question": "How do bees make honey?", "expected_sources": ["bees"],
-         "expected_quote": "Honey bees collect nectar from flowers"},
-        {"id": "v1", "question": "What buried Pompeii?", "expected_sources": ["volcano"],
-         "expected_quote": "buried the Roman town of Pompeii under ash"},
-        {"id": "u1", "question": "What is the capital of Peru?", "expected_sources": [],
-         "expected_quote": None},
-    ]), encoding="utf-8")
+    eval_set.write_text("\n".join(json.dumps(r) for r in TINY_EVAL_ROWS), encoding="utf-8")
     common = ["--eval-set", str(eval_set), "--corpus", str(tiny_corpus), "--model", "hash"]
     saved = tmp_path / "before.json"
     assert main(["eval", *common, "--out", str(saved), "--json"]) == 0

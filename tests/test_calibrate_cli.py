@@ -7,19 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import TINY_EVAL_ROWS
 
 from evals.cli import _calibration_sets
 from evals.evalset import DEFAULT_DEV_SET
 from ui.cli import main
-
-ROWS = [
-    {"id": "b1", "question": "How do bees make honey?", "expected_sources": ["bees"],
-     "expected_quote": "Honey bees collect nectar from flowers"},
-    {"id": "v1", "question": "What buried Pompeii?", "expected_sources": ["volcano"],
-     "expected_quote": "buried the Roman town of Pompeii under ash"},
-    {"id": "u1", "question": "What is the capital of Peru?", "expected_sources": [],
-     "expected_quote": None},
-]
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -40,7 +32,7 @@ def test_the_dev_set_is_pooled_only_with_the_shipped_eval_set() -> None:
 
 def test_calibrating_on_pooled_sets_reports_each(tiny_corpus: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    first = _write(tmp_path / "first.jsonl", ROWS)
+    first = _write(tmp_path / "first.jsonl", TINY_EVAL_ROWS)
     second = _write(tmp_path / "second.jsonl", [
         {"id": "s-b1", "question": "What do honey bees collect?",
          "expected_sources": ["bees"], "expected_quote": "Honey bees collect nectar"},
