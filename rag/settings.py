@@ -178,7 +178,10 @@ class Settings:
 
     @property
     def index_path(self) -> Path:
-        """The index folder: explicit, or one per corpus folder under the data directory."""
+        """The index folder: explicit, or one per corpus folder and embedder under the data
+        directory ("default" for the bundled readings and model, "default-all-mpnet-base-v2"
+        for them with mpnet): trying another model and going back rebuilds nothing, where one
+        folder per corpus was rebuilt from scratch at each switch."""
         if self.index:
             return Path(self.index).expanduser()
         corpus = Path(self.corpus).expanduser().resolve()
@@ -187,7 +190,7 @@ class Settings:
         else:
             digest = hashlib.sha256(str(corpus).encode()).hexdigest()[:8]
             name = f"{slugify(corpus.name)}-{digest}"
-        return self.data_path / "indexes" / name
+        return model_variant(self.data_path / "indexes" / name, self.model)
 
     @property
     def backend(self) -> str:

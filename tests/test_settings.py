@@ -158,12 +158,18 @@ def test_index_path_differs_per_corpus_folder(tmp_path: Path) -> None:
     # The same folder named another way gets the same index.
     same = Settings.load(env={}, corpus=str(a / ".." / "course-a"), data_dir=str(data))
     assert same.index_path == pa
+    # Another embedder gets its own beside it (a model path or hub name made safe).
+    other = Settings.load(env={}, corpus=str(a), data_dir=str(data), model="org/m")
+    assert other.index_path == pa.with_name(pa.name + "-org_m")
 
 
 def test_explicit_index_and_data_dir(tmp_path: Path, data_dir: Path) -> None:
     assert Settings.load(env={}, index=str(tmp_path / "ix")).index_path == tmp_path / "ix"
     # Without data_dir, indexes live under $RAG_DATA_DIR (the autouse fixture sets it).
     assert Settings.load(env={}).index_path == data_dir / "indexes" / "default"
+    # Each embedder has its own: switching models and back rebuilds nothing.
+    assert (Settings.load(env={}, model="all-mpnet-base-v2").index_path
+            == data_dir / "indexes" / "default-all-mpnet-base-v2")
 
 
 def test_public_settings_have_no_paths(tmp_path: Path) -> None:
