@@ -142,6 +142,19 @@ def test_real_model_quotes_a_commenter_when_asked_about_him() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("question", [
+    "What do the comments criticise about the article?",
+    "Do any comments disagree with Lih?",
+])
+def test_real_model_quotes_the_comments_when_asked_what_they_criticise(question: str) -> None:
+    # Refused with no reason before "criticise" and "disagree" marked a question asking for
+    # the commenters' words (evals/BENCHMARKS.md, "Fourteenth session").
+    answer = Pipeline.open(Settings.load(), progress=False).ask(question)
+    assert not answer.abstained and answer.citations
+    assert all(c.role == "reader comment" for c in answer.citations)
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="issue 11 not reached: the shipped reader scores a "
                    "Paris Commune sentence 0.095, above the 0.021 threshold")
 def test_real_model_refuses_an_off_topic_question() -> None:
