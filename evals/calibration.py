@@ -102,7 +102,7 @@ def cross_validate(confidence: Sequence[float], answerable: Sequence[bool], fold
                    repeats: int = 10, seed: int = 0,
                    correct: Sequence[bool] | None = None,
                    groups: Sequence[str] | None = None,
-                   abstain_fit: Sequence[bool] | None = None) -> dict[str, Any]:
+                   abstain_fit: Sequence[bool] | np.ndarray | None = None) -> dict[str, Any]:
     """Repeated stratified k-fold: fit on k-1 folds, score abstention on the held-out fold.
     With `correct` (each question's answer was right), the confident threshold is fitted in
     the same folds, above each fold's abstention threshold, and its held-out answers scored:
@@ -145,12 +145,13 @@ def cross_validate(confidence: Sequence[float], answerable: Sequence[bool], fold
                                                 float(np.max(sure_thresholds))],
         }
     if names is not None:
-        out["by_set"] = {
-            str(g): {"n_questions": int((names == g).sum()),
-                     **_held_out_figures(refused[:, names == g], sure[:, names == g],
-                                         ans[names == g],
-                                         ok[names == g] if ok is not None else None)}
-            for g in dict.fromkeys(names.tolist())}
+        out["by_set"] = {}
+        for g in dict.fromkeys(names.tolist()):
+            of = names == g
+            out["by_set"][str(g)] = {
+                "n_questions": int(of.sum()),
+                **_held_out_figures(refused[:, of], sure[:, of], ans[of],
+                                    ok[of] if ok is not None else None)}
     return out
 
 

@@ -196,12 +196,11 @@ def _calibrate(args: argparse.Namespace, pipeline: Pipeline, items: list[EvalIte
     # more eval-set question be refused). The confident threshold is fitted on every set:
     # it is about how often answers are right, and the eval set has few of the near-topic
     # questions that are answered wrongly (evals/BENCHMARKS.md, "Fourteenth session").
-    primary = [g == eval_path.name for g in groups]
+    primary = np.asarray([g == eval_path.name for g in groups])
     cv = cross_validate(conf, ans, correct=correct,
                         groups=groups if len(sets) > 1 else None, abstain_fit=primary)
 
-    first = np.asarray(primary)
-    threshold = fit_threshold(np.asarray(conf)[first], np.asarray(ans)[first])
+    threshold = fit_threshold(np.asarray(conf)[primary], np.asarray(ans)[primary])
     confident = fit_confident_threshold(np.asarray(conf), np.asarray(correct), threshold)
     out = Path(args.out) if args.out else model_variant(CALIBRATION_FILE,
                                                         pipeline.settings.model)

@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare with a report saved by --out: before/after, paired tests, "
                         "the questions that changed")
     p.add_argument("--calibrate", action="store_true",
-                   help="fit the abstention threshold by cross-validation and store it")
+                   help="fit the abstention and confident thresholds by cross-validation "
+                        "and store them")
     p.add_argument("--calibrate-with", action="append", metavar="FILE",
                    help="with --calibrate: also fit on this question set (repeatable; "
                         "default: the shipped dev set, with the shipped eval set; "
